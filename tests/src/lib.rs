@@ -1,0 +1,1 @@
+//! berth end-to-end test harness
