@@ -1,0 +1,196 @@
+//! The one place where firewall values become nft script text.
+
+use super::model::{
+    Chain, ChainType, CtState, CtStatus, Element, ElementOp, Hook, Match, Policy, Priority, Rule,
+    Selector, Set, SetElement, SetKey, Table, Verdict,
+};
+use super::{TABLE_FAMILY, TABLE_NAME};
+use std::fmt::{self, Display, Formatter};
+
+/// Renders a comma-separated list.
+struct Joined<'a, T>(&'a [T], &'a str);
+
+impl<T: Display> Display for Joined<'_, T> {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        for (i, item) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(self.1)?;
+            }
+            item.fmt(f)?;
+        }
+        Ok(())
+    }
+}
+
+impl Display for Selector {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Selector::IifName => "iifname",
+            Selector::OifName => "oifname",
+            Selector::Ip4Saddr => "ip saddr",
+        })
+    }
+}
+
+impl Display for CtState {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CtState::Established => "established",
+            CtState::Related => "related",
+        })
+    }
+}
+
+impl Display for CtStatus {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CtStatus::Dnat => "dnat",
+        })
+    }
+}
+
+impl Display for Match {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match self {
+            Match::InSet { keys, set, negate } => {
+                let op = if *negate { "!= " } else { "" };
+                write!(f, "{} {op}@{}", Joined(keys, " . "), set.name())
+            }
+            Match::CtState(states) => write!(f, "ct state {}", Joined(states, ",")),
+            Match::CtStatus(status) => write!(f, "ct status {status}"),
+        }
+    }
+}
+
+impl Display for Verdict {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Verdict::Accept => "accept",
+            Verdict::Drop => "drop",
+            Verdict::Masquerade => "masquerade",
+        })
+    }
+}
+
+impl Display for Rule {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        for m in &self.matches {
+            write!(f, "{m} ")?;
+        }
+        self.verdict.fmt(f)
+    }
+}
+
+impl Display for SetKey {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SetKey::IfName => "ifname",
+            SetKey::IfNamePair => "ifname . ifname",
+            SetKey::Ipv4Addr => "ipv4_addr",
+        })
+    }
+}
+
+/// Interface names are quoted so that names nft would read as keywords stay strings.
+/// Callers pass kernel-valid names (see `id::IfName`); Berth generates its bridge names.
+impl Display for Element {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match self {
+            Element::IfName(name) => write!(f, "\"{name}\""),
+            Element::IfNamePair(a, b) => write!(f, "\"{a}\" . \"{b}\""),
+            Element::Ipv4Net(net) => write!(f, "{net}"),
+        }
+    }
+}
+
+impl Display for ChainType {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ChainType::Filter => "filter",
+            ChainType::Nat => "nat",
+        })
+    }
+}
+
+impl Display for Hook {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Hook::Prerouting => "prerouting",
+            Hook::Forward => "forward",
+            Hook::Output => "output",
+            Hook::Postrouting => "postrouting",
+        })
+    }
+}
+
+/// Numeric, so the script does not depend on which hooks accept which priority keywords.
+impl Display for Priority {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.value())
+    }
+}
+
+impl Display for Policy {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Policy::Accept => "accept",
+        })
+    }
+}
+
+fn render_set(out: &mut String, set: Set) {
+    out.push_str(&format!("\tset {} {{\n", set.name()));
+    out.push_str(&format!("\t\ttype {}\n", set.key()));
+    if set.interval() {
+        out.push_str("\t\tflags interval\n");
+    }
+    out.push_str("\t}\n");
+}
+
+fn render_chain(out: &mut String, chain: &Chain) {
+    out.push_str(&format!("\tchain {} {{\n", chain.name));
+    out.push_str(&format!(
+        "\t\ttype {} hook {} priority {}; policy {};\n",
+        chain.chain_type, chain.hook, chain.priority, chain.policy
+    ));
+    for rule in &chain.rules {
+        out.push_str(&format!("\t\t{rule}\n"));
+    }
+    out.push_str("\t}\n");
+}
+
+/// `table inet berth { ... }` with the set declarations and chains.
+pub(super) fn render_table(out: &mut String, table: &Table) {
+    out.push_str(&format!("table {TABLE_FAMILY} {TABLE_NAME} {{\n"));
+    for set in &table.sets {
+        render_set(out, *set);
+    }
+    for chain in &table.chains {
+        render_chain(out, chain);
+    }
+    out.push_str("}\n");
+}
+
+/// One `add element` / `delete element` line per set that has elements, in `Set::ALL` order,
+/// so a script is one transaction however many sets it touches.
+pub(super) fn render_elements(out: &mut String, op: ElementOp, elements: &[SetElement]) {
+    let verb = match op {
+        ElementOp::Add => "add",
+        ElementOp::Delete => "delete",
+    };
+    for set in Set::ALL {
+        let of_set: Vec<&Element> = elements
+            .iter()
+            .filter(|e| e.set == set)
+            .map(|e| &e.element)
+            .collect();
+        if of_set.is_empty() {
+            continue;
+        }
+        out.push_str(&format!(
+            "{verb} element {TABLE_FAMILY} {TABLE_NAME} {} {{ {} }}\n",
+            set.name(),
+            Joined(&of_set, ", ")
+        ));
+    }
+}

@@ -1,0 +1,56 @@
+//! Golden tests: the rendered nft scripts for fixed configurations are pinned in
+//! `tests/golden/*.nft`. Run with `UPDATE_GOLDEN=1` to regenerate after an intended change.
+
+mod common;
+
+use berth_core::firewall::{render_add_network, render_full, render_remove_network};
+use common::{default_bridge, internal_network, user_network};
+use std::path::PathBuf;
+
+/// Every pinned (file name, script) pair.
+fn cases() -> Vec<(&'static str, String)> {
+    vec![
+        ("full_empty.nft", render_full(&[])),
+        ("full_default.nft", render_full(&[default_bridge()])),
+        (
+            "full_three.nft",
+            render_full(&[default_bridge(), user_network(), internal_network()]),
+        ),
+        ("add_user.nft", render_add_network(&user_network())),
+        ("remove_user.nft", render_remove_network(&user_network())),
+        ("add_internal.nft", render_add_network(&internal_network())),
+        (
+            "remove_internal.nft",
+            render_remove_network(&internal_network()),
+        ),
+    ]
+}
+
+fn golden_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
+}
+
+#[test]
+fn rendered_scripts_match_golden_files() {
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1");
+    let mut mismatched = Vec::new();
+    for (file, script) in cases() {
+        let path = golden_dir().join(file);
+        if update {
+            std::fs::create_dir_all(golden_dir()).unwrap();
+            std::fs::write(&path, &script).unwrap();
+            continue;
+        }
+        let want = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("read {}: {e}; run with UPDATE_GOLDEN=1", path.display()));
+        if want != script {
+            eprintln!("--- {file} (golden)\n{want}--- {file} (rendered)\n{script}");
+            mismatched.push(file);
+        }
+    }
+    assert!(
+        mismatched.is_empty(),
+        "rendered scripts differ from golden files {mismatched:?}; if intended, rerun with \
+         UPDATE_GOLDEN=1 and review the diff"
+    );
+}

@@ -1,0 +1,130 @@
+//! Loads the rendered scripts into the real `nft` (Debian 12: 1.0.6), each run inside a fresh
+//! anonymous network namespace (`unshare --net`) that vanishes when the command exits, so the
+//! host's firewall is never touched.
+
+mod common;
+
+use berth_core::firewall::{render_add_network, render_full, render_remove_network, NetworkFacts};
+use common::{default_bridge, internal_network, user_network};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Whether this process may create network namespaces (needs root or CAP_SYS_ADMIN).
+fn can_unshare() -> bool {
+    let ok = Command::new("unshare")
+        .args(["--net", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("skipping: `unshare --net` is not permitted here (run as root)");
+    }
+    ok
+}
+
+/// Writes each script to its own file, returning the paths in order.
+fn write_scripts(dir: &Path, scripts: &[String]) -> Vec<PathBuf> {
+    scripts
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let path = dir.join(format!("{i}.nft"));
+            std::fs::write(&path, s).unwrap();
+            path
+        })
+        .collect()
+}
+
+/// In one fresh netns: `nft -f` each script in order, then `nft list table inet berth`.
+/// Returns the listing; panics with nft's stderr if any step fails.
+fn load_in_netns(scripts: &[String]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = write_scripts(dir.path(), scripts);
+    // The paths are passed as positional parameters, never spliced into the shell text.
+    let shell = r#"for f in "$@"; do nft -f "$f" || { echo "failed: $f" >&2; exit 1; }; done
+nft list table inet berth"#;
+    let out = Command::new("unshare")
+        .args(["--net", "sh", "-c", shell, "sh"])
+        .args(&paths)
+        .output()
+        .expect("run unshare (util-linux) and nft (Debian package nftables)");
+    assert!(
+        out.status.success(),
+        "nft rejected a script: {}\nscripts:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        scripts.join("\n----\n")
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The elements line(s) of one set in an `nft list` output, joined.
+fn set_elements(listing: &str, set: &str) -> String {
+    let start = listing
+        .find(&format!("set {set} {{"))
+        .unwrap_or_else(|| panic!("set {set} missing in:\n{listing}"));
+    let body = &listing[start..];
+    let end = body.find('}').unwrap();
+    body[..end].to_string()
+}
+
+#[test]
+fn full_scripts_load_into_a_fresh_netns() {
+    if !can_unshare() {
+        return;
+    }
+    let all = [default_bridge(), user_network(), internal_network()];
+    for n in 0..=all.len() {
+        let listing = load_in_netns(&[render_full(&all[..n])]);
+        assert!(listing.contains("masquerade"), "{listing}");
+    }
+}
+
+#[test]
+fn full_script_replaces_an_existing_table() {
+    if !can_unshare() {
+        return;
+    }
+    let three = render_full(&[default_bridge(), user_network(), internal_network()]);
+    let listing = load_in_netns(&[three, render_full(&[default_bridge()])]);
+    assert!(
+        !listing.contains("br-"),
+        "stale elements survived:\n{listing}"
+    );
+    assert!(
+        set_elements(&listing, "bridges").contains("\"berth0\""),
+        "{listing}"
+    );
+}
+
+#[test]
+fn add_then_remove_restores_the_table() {
+    if !can_unshare() {
+        return;
+    }
+    let base = [default_bridge()];
+    let before = load_in_netns(&[render_full(&base)]);
+    let nets: [NetworkFacts; 2] = [user_network(), internal_network()];
+    let mut scripts = vec![render_full(&base)];
+    scripts.extend(nets.iter().map(render_add_network));
+    let added = load_in_netns(&scripts);
+    assert!(set_elements(&added, "internal_bridges").contains("br-fedcba987654"));
+    assert!(set_elements(&added, "masq_subnets").contains("172.18.0.0/16"));
+    assert!(!set_elements(&added, "masq_subnets").contains("192.168.16.0/20"));
+    assert!(
+        set_elements(&added, "same_bridge").contains("\"br-0123456789ab\" . \"br-0123456789ab\"")
+    );
+    scripts.extend(nets.iter().map(render_remove_network));
+    assert_eq!(load_in_netns(&scripts), before);
+}
+
+#[test]
+fn add_equals_full_with_the_network() {
+    if !can_unshare() {
+        return;
+    }
+    let incremental = load_in_netns(&[
+        render_full(&[default_bridge()]),
+        render_add_network(&user_network()),
+    ]);
+    let full = load_in_netns(&[render_full(&[default_bridge(), user_network()])]);
+    assert_eq!(incremental, full);
+}
