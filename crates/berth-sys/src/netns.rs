@@ -3,8 +3,23 @@
 //!
 //! CONTRACT (berthd codes against these signatures; implementations may add, not change).
 
+use crate::{sysctl, Result, SysError};
+use nix::errno::Errno;
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sched::{setns, unshare, CloneFlags};
 use std::fs::File;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
+
+/// `NS_GET_NSTYPE` from linux/nsfs.h: `_IO(0xb7, 0x3)`.
+const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
+
+/// Sysctls written in every namespace we create, so container interfaces get no IPv6 (attach
+/// stays flat: no neighbour discovery or MLD traffic per interface).
+const IPV6_OFF: [&str; 2] = [
+    "net.ipv6.conf.all.disable_ipv6",
+    "net.ipv6.conf.default.disable_ipv6",
+];
 
 /// An open handle on a network namespace (keeps it alive while open).
 #[derive(Debug)]
@@ -19,31 +34,174 @@ impl NetNs {
     /// point handled by the caller). In the new namespace, before returning: `lo` is left
     /// down (configure brings it up), IPv6 is disabled (`net.ipv6.conf.{all,default}.disable_ipv6=1`)
     /// so attach stays flat. On any failure nothing is left (no file, no mount).
-    pub fn create_bound(_path: &Path) -> crate::Result<NetNs> {
-        todo!()
+    pub fn create_bound(path: &Path) -> Result<NetNs> {
+        let target = path.to_path_buf();
+        let file = on_thread(move || bind_new_netns(&target))??;
+        Ok(NetNs {
+            path: path.to_path_buf(),
+            file,
+        })
     }
 
     /// Opens an existing bound namespace.
-    pub fn open(_path: &Path) -> crate::Result<NetNs> {
-        todo!()
+    pub fn open(path: &Path) -> Result<NetNs> {
+        let file = File::open(path).map_err(|source| SysError::Io {
+            op: format!("opening network namespace {}", path.display()),
+            source,
+        })?;
+        check_is_netns(&file, path)?;
+        Ok(NetNs {
+            path: path.to_path_buf(),
+            file,
+        })
     }
 
-    /// The namespace of the calling thread (`/proc/thread-self/ns/net`).
-    pub fn current() -> crate::Result<NetNs> {
-        todo!()
+    /// The namespace of the calling thread (`/proc/thread-self/ns/net`). `path` names it by
+    /// process and thread id, so it stays meaningful when handed to another thread.
+    pub fn current() -> Result<NetNs> {
+        let path = PathBuf::from(format!(
+            "/proc/{}/task/{}/ns/net",
+            std::process::id(),
+            nix::unistd::gettid()
+        ));
+        let file = File::open(&path).map_err(|source| SysError::Io {
+            op: format!("opening the current network namespace {}", path.display()),
+            source,
+        })?;
+        Ok(NetNs { path, file })
     }
 
     /// Runs `f` on a fresh thread that has entered this namespace, and returns its result.
-    pub fn run_in<T: Send + 'static>(
-        &self,
-        _f: impl FnOnce() -> T + Send + 'static,
-    ) -> crate::Result<T> {
-        todo!()
+    /// A panic in `f` is resumed on the calling thread.
+    pub fn run_in<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+        let file = &self.file;
+        let path = &self.path;
+        std::thread::scope(|scope| {
+            let handle = std::thread::Builder::new()
+                .name("berth-netns".into())
+                .spawn_scoped(scope, move || {
+                    setns(file, CloneFlags::CLONE_NEWNET).map_err(|source| SysError::Errno {
+                        op: format!("entering network namespace {}", path.display()),
+                        source,
+                    })?;
+                    Ok(f())
+                })
+                .map_err(|source| SysError::Io {
+                    op: "spawning a thread to enter a network namespace".into(),
+                    source,
+                })?;
+            handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
     }
 }
 
 /// Unmounts (MNT_DETACH) and removes the bind file. The kernel frees the namespace (and the
 /// veth in it) in the background once nothing holds it. Missing path: Ok.
-pub fn release(_path: &Path) -> crate::Result<()> {
-    todo!()
+pub fn release(path: &Path) -> Result<()> {
+    match umount2(path, MntFlags::MNT_DETACH) {
+        // EINVAL: not a mount point (a leftover file); ENOENT: already gone.
+        Ok(()) | Err(Errno::EINVAL) | Err(Errno::ENOENT) => {}
+        Err(source) => {
+            return Err(SysError::Errno {
+                op: format!("unmounting network namespace {}", path.display()),
+                source,
+            })
+        }
+    }
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(SysError::Io {
+            op: format!("removing network namespace file {}", path.display()),
+            source,
+        }),
+    }
+}
+
+/// Runs `f` on a new thread (whose namespaces `f` may change freely: they die with it).
+fn on_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    let handle = std::thread::Builder::new()
+        .name("berth-netns".into())
+        .spawn(f)
+        .map_err(|source| SysError::Io {
+            op: "spawning a thread for a new network namespace".into(),
+            source,
+        })?;
+    Ok(handle
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+}
+
+/// On a throwaway thread: unshare a network namespace, turn IPv6 off in it, bind it on `path`.
+fn bind_new_netns(path: &Path) -> Result<File> {
+    unshare(CloneFlags::CLONE_NEWNET).map_err(|source| SysError::Errno {
+        op: format!("unshare(CLONE_NEWNET) for {}", path.display()),
+        source,
+    })?;
+    for key in IPV6_OFF {
+        match sysctl::set(key, "1") {
+            Ok(()) => {}
+            // IPv6 not available in this kernel: nothing to disable.
+            Err(SysError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    File::options()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|source| SysError::Io {
+            op: format!(
+                "creating network namespace file {} (release it first if it is stale)",
+                path.display()
+            ),
+            source,
+        })?;
+    let bound = mount(
+        Some("/proc/thread-self/ns/net"),
+        path,
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    );
+    if let Err(source) = bound {
+        let _ = std::fs::remove_file(path);
+        return Err(SysError::Errno {
+            op: format!("bind-mounting a network namespace on {}", path.display()),
+            source,
+        });
+    }
+    File::open(path).map_err(|source| {
+        let _ = release(path);
+        SysError::Io {
+            op: format!("opening the new network namespace {}", path.display()),
+            source,
+        }
+    })
+}
+
+/// Refuses files that are not network namespaces (e.g. a bind file whose mount is gone).
+fn check_is_netns(file: &File, path: &Path) -> Result<()> {
+    // SAFETY: NS_GET_NSTYPE takes no argument and only reads the fd's inode.
+    let kind = unsafe { libc::ioctl(file.as_raw_fd(), NS_GET_NSTYPE as _) };
+    if kind == libc::CLONE_NEWNET {
+        return Ok(());
+    }
+    let (why, source) = if kind < 0 {
+        ("not a namespace".to_string(), Errno::last())
+    } else {
+        (
+            format!("a namespace of another type ({kind:#x})"),
+            Errno::EINVAL,
+        )
+    };
+    Err(SysError::Errno {
+        op: format!(
+            "{} is {why}: is it bind-mounted? (create it with NetNs::create_bound)",
+            path.display()
+        ),
+        source,
+    })
 }

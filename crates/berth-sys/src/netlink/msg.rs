@@ -1,0 +1,243 @@
+//! Building rtnetlink requests and reading replies (no I/O here).
+
+use super::{ContainerIf, LinkInfo};
+use ipnet::{IpNet, Ipv4Net};
+use netlink_packet_core::{NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL};
+use netlink_packet_route::address::{AddressAttribute, AddressMessage, AddressScope};
+use netlink_packet_route::link::{
+    AfSpecInet6, AfSpecUnspec, In6AddrGenMode, InfoBridge, InfoData, InfoKind, InfoVeth,
+    LinkAttribute, LinkFlags, LinkInfo as NlLinkInfo, LinkMessage,
+};
+use netlink_packet_route::route::{
+    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
+};
+use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
+use std::net::{IpAddr, Ipv4Addr};
+use std::os::fd::RawFd;
+
+/// A request and its NLM_F_* flags beyond REQUEST/ACK.
+pub(crate) type Request = (RouteNetlinkMessage, u16);
+
+const CREATE_EXCL: u16 = NLM_F_CREATE | NLM_F_EXCL;
+
+/// How a request names a link: rtnetlink looks a link up by name when the index is 0.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum LinkRef<'a> {
+    Index(u32),
+    Name(&'a str),
+}
+
+fn link_msg(link: LinkRef<'_>) -> LinkMessage {
+    let mut m = LinkMessage::default();
+    match link {
+        LinkRef::Index(i) => m.header.index = i,
+        LinkRef::Name(n) => m.attributes.push(LinkAttribute::IfName(n.to_string())),
+    }
+    m
+}
+
+pub(crate) fn get_link(link: LinkRef<'_>) -> Request {
+    (RouteNetlinkMessage::GetLink(link_msg(link)), 0)
+}
+
+pub(crate) fn dump_links() -> Request {
+    (
+        RouteNetlinkMessage::GetLink(LinkMessage::default()),
+        NLM_F_DUMP,
+    )
+}
+
+pub(crate) fn del_link(index: u32) -> Request {
+    (
+        RouteNetlinkMessage::DelLink(link_msg(LinkRef::Index(index))),
+        0,
+    )
+}
+
+pub(crate) fn set_up(link: LinkRef<'_>) -> Request {
+    let mut m = link_msg(link);
+    m.header.flags = LinkFlags::Up;
+    m.header.change_mask = LinkFlags::Up;
+    (RouteNetlinkMessage::SetLink(m), 0)
+}
+
+/// No automatic IPv6 addresses (no link-local, so no DAD, router solicitations or MLD reports
+/// flooding the bridge). rtnetlink refuses IFLA_AF_SPEC at creation, hence a separate request,
+/// sent before the link goes up.
+pub(crate) fn set_no_ipv6_addrgen(link: LinkRef<'_>) -> Request {
+    let mut m = link_msg(link);
+    m.attributes
+        .push(LinkAttribute::AfSpecUnspec(vec![AfSpecUnspec::Inet6(
+            vec![AfSpecInet6::AddrGenMode(In6AddrGenMode::None)],
+        )]));
+    (RouteNetlinkMessage::SetLink(m), 0)
+}
+
+/// A bridge, down, multicast snooping off (flooding is cheaper than snooping at our scale).
+pub(crate) fn new_bridge(name: &str, mtu: Option<u32>) -> Request {
+    let mut m = link_msg(LinkRef::Name(name));
+    if let Some(mtu) = mtu {
+        m.attributes.push(LinkAttribute::Mtu(mtu));
+    }
+    m.attributes.push(LinkAttribute::LinkInfo(vec![
+        NlLinkInfo::Kind(InfoKind::Bridge),
+        NlLinkInfo::Data(InfoData::Bridge(vec![InfoBridge::MulticastSnooping(0)])),
+    ]));
+    (RouteNetlinkMessage::NewLink(m), CREATE_EXCL)
+}
+
+/// A veth pair: `host_name` enslaved to `bridge_index` (down: it is brought up after its IPv6
+/// address generation is turned off), the peer created directly in the namespace `ns_fd`.
+pub(crate) fn new_veth(
+    host_name: &str,
+    bridge_index: u32,
+    ns_fd: RawFd,
+    peer: &ContainerIf,
+) -> Request {
+    let mut p = link_msg(LinkRef::Name(&peer.name));
+    p.attributes.push(LinkAttribute::Address(peer.mac.to_vec()));
+    p.attributes.push(LinkAttribute::Mtu(peer.mtu));
+    p.attributes.push(LinkAttribute::NetNsFd(ns_fd));
+
+    let mut m = link_msg(LinkRef::Name(host_name));
+    m.attributes.push(LinkAttribute::Mtu(peer.mtu));
+    m.attributes.push(LinkAttribute::Controller(bridge_index));
+    m.attributes.push(LinkAttribute::LinkInfo(vec![
+        NlLinkInfo::Kind(InfoKind::Veth),
+        NlLinkInfo::Data(InfoData::Veth(InfoVeth::Peer(p))),
+    ]));
+    (RouteNetlinkMessage::NewLink(m), CREATE_EXCL)
+}
+
+/// Adds `address` to link `index`; fails with EEXIST if the same address/prefix is there.
+pub(crate) fn new_address(index: u32, address: IpNet) -> Request {
+    let mut m = AddressMessage::default();
+    m.header.index = index;
+    m.header.prefix_len = address.prefix_len();
+    m.header.scope = AddressScope::Universe;
+    let ip = address.addr();
+    m.header.family = family_of(ip);
+    m.attributes.push(AddressAttribute::Local(ip));
+    m.attributes.push(AddressAttribute::Address(ip));
+    if let IpNet::V4(v4) = address {
+        // Like `ip addr add ... brd +`: containers expect a broadcast address.
+        if v4.prefix_len() < 31 {
+            m.attributes
+                .push(AddressAttribute::Broadcast(v4.broadcast()));
+        }
+    }
+    (RouteNetlinkMessage::NewAddress(m), CREATE_EXCL)
+}
+
+pub(crate) fn dump_addresses(family: AddressFamily) -> Request {
+    let mut m = AddressMessage::default();
+    m.header.family = family;
+    (RouteNetlinkMessage::GetAddress(m), NLM_F_DUMP)
+}
+
+/// `default via gateway dev oif` in the main table.
+pub(crate) fn new_default_route_v4(gateway: Ipv4Addr, oif: u32) -> Request {
+    let mut m = RouteMessage::default();
+    m.header.address_family = AddressFamily::Inet;
+    m.header.table = RouteHeader::RT_TABLE_MAIN;
+    m.header.protocol = RouteProtocol::Boot;
+    m.header.scope = RouteScope::Universe;
+    m.header.kind = RouteType::Unicast;
+    m.attributes
+        .push(RouteAttribute::Gateway(RouteAddress::Inet(gateway)));
+    m.attributes.push(RouteAttribute::Oif(oif));
+    (RouteNetlinkMessage::NewRoute(m), CREATE_EXCL)
+}
+
+pub(crate) fn dump_routes_v4() -> Request {
+    let mut m = RouteMessage::default();
+    m.header.address_family = AddressFamily::Inet;
+    (RouteNetlinkMessage::GetRoute(m), NLM_F_DUMP)
+}
+
+fn family_of(ip: IpAddr) -> AddressFamily {
+    match ip {
+        IpAddr::V4(_) => AddressFamily::Inet,
+        IpAddr::V6(_) => AddressFamily::Inet6,
+    }
+}
+
+/// Our view of a link message, or None for other message types.
+pub(crate) fn link_info(msg: &RouteNetlinkMessage) -> Option<LinkInfo> {
+    let RouteNetlinkMessage::NewLink(m) = msg else {
+        return None;
+    };
+    let mut info = LinkInfo {
+        index: m.header.index,
+        name: String::new(),
+        kind: String::new(),
+        master: None,
+        mtu: 0,
+        up: m.header.flags.contains(LinkFlags::Up),
+    };
+    for attr in &m.attributes {
+        match attr {
+            LinkAttribute::IfName(n) => info.name = n.clone(),
+            LinkAttribute::Mtu(mtu) => info.mtu = *mtu,
+            LinkAttribute::Controller(i) => info.master = Some(*i),
+            LinkAttribute::LinkInfo(infos) => {
+                for i in infos {
+                    if let NlLinkInfo::Kind(k) = i {
+                        info.kind = k.to_string();
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Some(info)
+}
+
+/// The IPv4 address (with prefix) of an address message on link `index`.
+pub(crate) fn address_v4(msg: &RouteNetlinkMessage, index: u32) -> Option<Ipv4Net> {
+    let RouteNetlinkMessage::NewAddress(m) = msg else {
+        return None;
+    };
+    if m.header.index != index || m.header.family != AddressFamily::Inet {
+        return None;
+    }
+    // IFA_LOCAL is the interface's own address; IFA_ADDRESS differs only on point-to-point.
+    let find = |want_local: bool| {
+        m.attributes.iter().find_map(|a| match (a, want_local) {
+            (AddressAttribute::Local(IpAddr::V4(ip)), true) => Some(*ip),
+            (AddressAttribute::Address(IpAddr::V4(ip)), false) => Some(*ip),
+            _ => None,
+        })
+    };
+    let ip = find(true).or_else(|| find(false))?;
+    Ipv4Net::new(ip, m.header.prefix_len).ok()
+}
+
+/// The destination of an IPv4 route in the main table.
+pub(crate) fn route_destination_v4(msg: &RouteNetlinkMessage) -> Option<Ipv4Net> {
+    let RouteNetlinkMessage::NewRoute(m) = msg else {
+        return None;
+    };
+    let table = m
+        .attributes
+        .iter()
+        .find_map(|a| match a {
+            RouteAttribute::Table(t) => Some(*t),
+            _ => None,
+        })
+        .unwrap_or(u32::from(m.header.table));
+    if table != u32::from(RouteHeader::RT_TABLE_MAIN)
+        || m.header.address_family != AddressFamily::Inet
+    {
+        return None;
+    }
+    let dst = m
+        .attributes
+        .iter()
+        .find_map(|a| match a {
+            RouteAttribute::Destination(RouteAddress::Inet(ip)) => Some(*ip),
+            _ => None,
+        })
+        .unwrap_or(Ipv4Addr::UNSPECIFIED);
+    Ipv4Net::new(dst, m.header.destination_prefix_length).ok()
+}
