@@ -1,0 +1,256 @@
+//! `berth network create|ls|inspect|rm|prune|connect|disconnect`.
+
+use std::io::{BufRead, Write};
+
+use anyhow::bail;
+use hyper::Method;
+use serde_json::{json, Value};
+
+use super::{each, kv_map};
+use crate::cli::{NetConnect, NetCreate, NetDisconnect, NetInspect, NetLs, NetNames, NetPrune};
+use crate::client::Client;
+use crate::cmd::inspect::print_inspected;
+use crate::display::{id, table};
+use crate::query::{filters_json, seg, with_query};
+
+/// Docker's `network create` body. Gateways and IP ranges pair with the
+/// subnet given at the same position.
+pub fn create_body(a: &NetCreate) -> anyhow::Result<Value> {
+    if a.gateway.len() > a.subnet.len() || a.ip_range.len() > a.subnet.len() {
+        bail!("every --gateway and --ip-range needs a --subnet at the same position (got {} subnet(s), {} gateway(s), {} ip-range(s))",
+            a.subnet.len(), a.gateway.len(), a.ip_range.len());
+    }
+    let config: Vec<Value> = a
+        .subnet
+        .iter()
+        .enumerate()
+        .map(|(i, subnet)| {
+            let mut c = json!({ "Subnet": subnet });
+            if let Some(g) = a.gateway.get(i) {
+                c["Gateway"] = json!(g);
+            }
+            if let Some(r) = a.ip_range.get(i) {
+                c["IPRange"] = json!(r);
+            }
+            c
+        })
+        .collect();
+    Ok(json!({
+        "Name": a.name,
+        "CheckDuplicate": true,
+        "Driver": a.driver,
+        "Internal": a.internal,
+        "Attachable": a.attachable,
+        "EnableIPv6": a.ipv6,
+        "Options": kv_map(&a.opt, "--opt")?,
+        "Labels": kv_map(&a.label, "--label")?,
+        "IPAM": { "Driver": "default", "Config": config, "Options": {} },
+    }))
+}
+
+pub async fn create(c: &Client, a: &NetCreate) -> anyhow::Result<i32> {
+    let body = create_body(a)?;
+    let v = c
+        .call_json(Method::POST, "/networks/create", Some(&body))
+        .await?;
+    if let Some(w) = v["Warning"].as_str().filter(|w| !w.is_empty()) {
+        eprintln!("WARNING: {w}");
+    }
+    println!("{}", v["Id"].as_str().unwrap_or_default());
+    Ok(0)
+}
+
+pub async fn ls(c: &Client, a: &NetLs) -> anyhow::Result<i32> {
+    let mut params = vec![];
+    if let Some(f) = filters_json(&a.filter).map_err(anyhow::Error::msg)? {
+        params.push(("filters", f));
+    }
+    let v = c.get_json(&with_query("/networks", &params)).await?;
+    let mut nets: Vec<Value> = v.as_array().cloned().unwrap_or_default();
+    nets.sort_by(|x, y| x["Name"].as_str().cmp(&y["Name"].as_str()));
+    let s = |n: &Value, k: &str| n[k].as_str().unwrap_or_default().to_string();
+    if a.quiet {
+        for n in &nets {
+            println!("{}", id(&s(n, "Id"), a.no_trunc));
+        }
+        return Ok(0);
+    }
+    let rows: Vec<Vec<String>> = nets
+        .iter()
+        .map(|n| {
+            vec![
+                id(&s(n, "Id"), a.no_trunc),
+                s(n, "Name"),
+                s(n, "Driver"),
+                s(n, "Scope"),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        table(&["NETWORK ID", "NAME", "DRIVER", "SCOPE"], &rows)
+    );
+    Ok(0)
+}
+
+pub async fn inspect(c: &Client, a: &NetInspect) -> anyhow::Result<i32> {
+    let mut found = Vec::new();
+    let mut failed = false;
+    for name in &a.names {
+        match c
+            .call(Method::GET, &format!("/networks/{}", seg(name)), None)
+            .await
+        {
+            Ok(raw) => found.push(String::from_utf8_lossy(&raw).into_owned()),
+            Err(e) => {
+                eprintln!("{e}");
+                failed = true;
+            }
+        }
+    }
+    print_inspected(&found, a.format.as_deref())?;
+    Ok(i32::from(failed))
+}
+
+pub async fn rm(c: &Client, a: &NetNames) -> anyhow::Result<i32> {
+    each(&a.names, |name| async move {
+        let path = format!("/networks/{}", seg(&name));
+        c.call(Method::DELETE, &path, None).await?;
+        Ok(Some(name))
+    })
+    .await
+}
+
+fn confirm(prompt: &str) -> bool {
+    eprint!("{prompt} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    if std::io::stdin().lock().read_line(&mut line).is_err() {
+        return false;
+    }
+    matches!(line.trim().to_lowercase().as_str(), "y" | "yes")
+}
+
+pub async fn prune(c: &Client, a: &NetPrune) -> anyhow::Result<i32> {
+    if !a.force
+        && !confirm(
+            "WARNING! This will remove all custom networks not used by at least one container.\n\
+             Are you sure you want to continue?",
+        )
+    {
+        return Ok(0);
+    }
+    let mut params = vec![];
+    if let Some(f) = filters_json(&a.filter).map_err(anyhow::Error::msg)? {
+        params.push(("filters", f));
+    }
+    let path = with_query("/networks/prune", &params);
+    let v = c.call_json(Method::POST, &path, None).await?;
+    let deleted: Vec<&str> = v["NetworksDeleted"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if !deleted.is_empty() {
+        println!("Deleted Networks:");
+        for n in deleted {
+            println!("{n}");
+        }
+        println!();
+    }
+    Ok(0)
+}
+
+pub fn connect_body(a: &NetConnect) -> Value {
+    let mut ipam = serde_json::Map::new();
+    if let Some(ip) = &a.ip {
+        ipam.insert("IPv4Address".into(), json!(ip));
+    }
+    if let Some(ip) = &a.ip6 {
+        ipam.insert("IPv6Address".into(), json!(ip));
+    }
+    let mut endpoint = json!({ "Aliases": a.alias });
+    if !ipam.is_empty() {
+        endpoint["IPAMConfig"] = Value::Object(ipam);
+    }
+    json!({ "Container": a.container, "EndpointConfig": endpoint })
+}
+
+pub async fn connect(c: &Client, a: &NetConnect) -> anyhow::Result<i32> {
+    let path = format!("/networks/{}/connect", seg(&a.network));
+    c.call(Method::POST, &path, Some(&connect_body(a))).await?;
+    Ok(0)
+}
+
+pub async fn disconnect(c: &Client, a: &NetDisconnect) -> anyhow::Result<i32> {
+    let path = format!("/networks/{}/disconnect", seg(&a.network));
+    let body = json!({ "Container": a.container, "Force": a.force });
+    c.call(Method::POST, &path, Some(&body)).await?;
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Cmd, NetworkCmd};
+    use clap::Parser;
+
+    fn parse_create(args: &[&str]) -> NetCreate {
+        let cli = Cli::try_parse_from(args).unwrap();
+        match cli.cmd {
+            Cmd::Network(NetworkCmd::Create(a)) => a,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn create_body_like_docker() {
+        let a = parse_create(&[
+            "berth",
+            "network",
+            "create",
+            "--subnet",
+            "10.9.0.0/16",
+            "--gateway",
+            "10.9.0.254",
+            "--ip-range",
+            "10.9.1.0/24",
+            "-o",
+            "com.docker.network.bridge.name=br-x",
+            "--label",
+            "team=a",
+            "--internal",
+            "app",
+        ]);
+        let b = create_body(&a).unwrap();
+        assert_eq!(b["Name"], "app");
+        assert_eq!(b["Driver"], "bridge");
+        assert_eq!(b["Internal"], true);
+        assert_eq!(b["Attachable"], false);
+        assert_eq!(
+            b["IPAM"]["Config"],
+            json!([{"Subnet": "10.9.0.0/16", "Gateway": "10.9.0.254", "IPRange": "10.9.1.0/24"}])
+        );
+        assert_eq!(b["Options"]["com.docker.network.bridge.name"], "br-x");
+        assert_eq!(b["Labels"], json!({"team": "a"}));
+        let a = parse_create(&["berth", "network", "create", "--gateway", "10.0.0.1", "x"]);
+        assert!(create_body(&a).is_err());
+        let a = parse_create(&["berth", "network", "create", "-d", "host", "plain"]);
+        assert_eq!(create_body(&a).unwrap()["IPAM"]["Config"], json!([]));
+    }
+
+    #[test]
+    fn connect_body_like_docker() {
+        let cli = Cli::try_parse_from([
+            "berth", "network", "connect", "--ip", "10.0.0.9", "--alias", "db", "app", "web",
+        ])
+        .unwrap();
+        let Cmd::Network(NetworkCmd::Connect(a)) = cli.cmd else {
+            panic!("not connect")
+        };
+        assert_eq!(
+            connect_body(&a),
+            json!({"Container": "web", "EndpointConfig": {
+                "Aliases": ["db"], "IPAMConfig": {"IPv4Address": "10.0.0.9"}}})
+        );
+    }
+}
