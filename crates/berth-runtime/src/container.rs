@@ -10,7 +10,29 @@
 //!
 //! CONTRACT (berthd codes against these signatures; implementations may add, not change).
 
-use std::path::PathBuf;
+use std::fs;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use crate::shim::{path, ExecOptions};
+use crate::RuntimeError;
+
+/// Files in the state dir.
+pub(crate) const SHIM_PID_FILE: &str = "shim.pid";
+pub(crate) const PID_FILE: &str = "pid";
+pub(crate) const EXIT_FILE: &str = "exit";
+pub(crate) const FINISHED_AT_FILE: &str = "finished_at";
+const SPEC_FILE: &str = "spec.json";
+/// The shim's own diagnostics (stderr).
+const SHIM_LOG_FILE: &str = "shim.log";
+/// Upper bound for the shim to set up the container and exec (normally well under 50 ms).
+const START_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct ContainerSpec {
@@ -45,8 +67,14 @@ pub struct Started {
 /// The outcome of a container process, read from the state dir.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Status {
-    Running { shim_pid: i32, pid: i32 },
-    Exited { code: i32, finished_at: String },
+    Running {
+        shim_pid: i32,
+        pid: i32,
+    },
+    Exited {
+        code: i32,
+        finished_at: String,
+    },
     /// No shim alive and no exit code recorded (e.g. the machine rebooted).
     Unknown,
 }
@@ -54,13 +82,149 @@ pub enum Status {
 /// Starts the container through a new shim at `shim_path`. Returns once the process has been
 /// exec'd; if the exec fails (e.g. no such executable), returns `Invalid` with the reason
 /// (`exec: "foo": executable file not found`) and leaves no shim running.
-pub fn start(_shim_path: &std::path::Path, _spec: &ContainerSpec) -> crate::Result<Started> {
-    todo!()
+pub fn start(shim_path: &std::path::Path, spec: &ContainerSpec) -> crate::Result<Started> {
+    let state = &spec.state_dir;
+    if let Status::Running { shim_pid, .. } = status(state) {
+        return Err(RuntimeError::Invalid(format!(
+            "container {} is already running (shim pid {shim_pid})",
+            spec.id
+        )));
+    }
+    fs::create_dir_all(state).map_err(io_err(format!("create state dir {}", state.display())))?;
+    for stale in [EXIT_FILE, FINISHED_AT_FILE, PID_FILE, SHIM_PID_FILE] {
+        let _ = fs::remove_file(state.join(stale));
+    }
+    let spec_path = state.join(SPEC_FILE);
+    let json = serde_json::to_vec_pretty(spec).map_err(|e| RuntimeError::Io {
+        op: format!("encode the spec of container {}", spec.id),
+        source: std::io::Error::other(e),
+    })?;
+    crate::fsutil::write_atomic(&spec_path, &json)?;
+    let shim_log = state.join(SHIM_LOG_FILE);
+    let log =
+        fs::File::create(&shim_log).map_err(io_err(format!("create {}", shim_log.display())))?;
+    let mut child = Command::new(shim_path)
+        .arg("run")
+        .arg(&spec_path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .map_err(io_err(format!("run the shim {}", shim_path.display())))?;
+    let report = match child.stdout.take() {
+        Some(out) => read_report(out, START_TIMEOUT),
+        None => Err("the shim's stdout was not piped".into()),
+    };
+    // The launcher exits as soon as it has forked the real shim.
+    let _ = child.wait();
+    let line = report.map_err(|e| {
+        kill_shim(state);
+        start_error(spec, format!("{e}; see {}", shim_log.display()))
+    })?;
+    parse_report(spec, &line, &shim_log)
+}
+
+fn io_err(op: String) -> impl FnOnce(std::io::Error) -> RuntimeError {
+    move |source| RuntimeError::Io { op, source }
+}
+
+fn start_error(spec: &ContainerSpec, msg: String) -> RuntimeError {
+    RuntimeError::Io {
+        op: format!("start container {}", spec.id),
+        source: std::io::Error::other(msg),
+    }
+}
+
+fn parse_report(spec: &ContainerSpec, line: &str, shim_log: &Path) -> crate::Result<Started> {
+    let line = line.trim();
+    if let Some(rest) = line.strip_prefix("started ") {
+        let mut nums = rest.split(' ').map(str::parse::<i32>);
+        if let (Some(Ok(shim_pid)), Some(Ok(pid))) = (nums.next(), nums.next()) {
+            return Ok(Started { shim_pid, pid });
+        }
+    }
+    if line.is_empty() {
+        let diag = fs::read_to_string(shim_log).unwrap_or_default();
+        return Err(start_error(
+            spec,
+            format!("the shim exited without reporting: {}", diag.trim()),
+        ));
+    }
+    let err = crate::shim::ShimError::from_line(line);
+    if err.invalid {
+        Err(RuntimeError::Invalid(err.message))
+    } else {
+        Err(start_error(spec, err.message))
+    }
+}
+
+/// Reads the shim's report until it closes the pipe, for at most `timeout`.
+fn read_report(out: std::process::ChildStdout, timeout: Duration) -> Result<String, String> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let deadline = Instant::now() + timeout;
+    let mut text = Vec::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(format!("the shim did not report within {timeout:?}"));
+        }
+        let ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
+        let mut fds = [PollFd::new(out.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::from(ms)) {
+            Ok(0) | Err(Errno::EINTR) => continue,
+            Ok(_) => {}
+            Err(e) => return Err(format!("wait for the shim: {e}")),
+        }
+        match nix::unistd::read(out.as_fd(), &mut buf) {
+            Ok(0) => return Ok(String::from_utf8_lossy(&text).into_owned()),
+            Ok(n) => text.extend_from_slice(&buf[..n]),
+            Err(Errno::EINTR) | Err(Errno::EAGAIN) => {}
+            Err(e) => return Err(format!("read the shim's report: {e}")),
+        }
+    }
+}
+
+/// A shim that never reported is stuck: kill it and its container, by the pids it recorded.
+fn kill_shim(state: &Path) {
+    for file in [PID_FILE, SHIM_PID_FILE] {
+        if let Some(pid) = read_int(&state.join(file)) {
+            if file == PID_FILE || is_shim(pid) {
+                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+        }
+    }
+}
+
+fn read_int(path: &Path) -> Option<i32> {
+    fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+/// Alive and really a berth-shim (a zombie or a recycled pid is not).
+fn is_shim(pid: i32) -> bool {
+    if pid <= 0 || !matches!(kill(Pid::from_raw(pid), None), Ok(()) | Err(Errno::EPERM)) {
+        return false;
+    }
+    fs::read(format!("/proc/{pid}/cmdline"))
+        .is_ok_and(|c| c.windows(b"berth-shim".len()).any(|w| w == b"berth-shim"))
 }
 
 /// Reads the state dir: running (shim alive), exited (exit code file), or unknown.
-pub fn status(_state_dir: &std::path::Path) -> Status {
-    todo!()
+pub fn status(state_dir: &std::path::Path) -> Status {
+    if let Some(code) = read_int(&state_dir.join(EXIT_FILE)) {
+        let finished_at = fs::read_to_string(state_dir.join(FINISHED_AT_FILE)).unwrap_or_default();
+        return Status::Exited {
+            code,
+            finished_at: finished_at.trim().to_string(),
+        };
+    }
+    match read_int(&state_dir.join(SHIM_PID_FILE)) {
+        Some(shim_pid) if is_shim(shim_pid) => Status::Running {
+            shim_pid,
+            pid: read_int(&state_dir.join(PID_FILE)).unwrap_or(0),
+        },
+        _ => Status::Unknown,
+    }
 }
 
 /// Path of the log file in the bundle: JSON lines `{"log":"...","stream":"stdout"|"stderr","time":"RFC3339Nano"}`.
@@ -69,19 +233,81 @@ pub fn log_path(bundle: &std::path::Path) -> PathBuf {
 }
 
 /// Sends a signal to the container's first process.
-pub fn signal(_pid: i32, _signal: i32) -> crate::Result<()> {
-    todo!()
+pub fn signal(pid: i32, signal: i32) -> crate::Result<()> {
+    let sig = Signal::try_from(signal)
+        .map_err(|_| RuntimeError::Invalid(format!("invalid signal number {signal}")))?;
+    if pid <= 0 {
+        return Err(RuntimeError::Invalid(format!(
+            "invalid container pid {pid}"
+        )));
+    }
+    match kill(Pid::from_raw(pid), sig) {
+        Ok(()) => Ok(()),
+        Err(Errno::ESRCH) => Err(RuntimeError::NotFound(format!(
+            "container process {pid} is not running"
+        ))),
+        Err(source) => Err(RuntimeError::Errno {
+            op: format!("send {sig} to process {pid}"),
+            source,
+        }),
+    }
 }
 
 /// A process started inside a running container's namespaces and root. Runs through
 /// `berth-shim exec` (so berthd never forks itself); the child's exit status is the exec'd
 /// process's exit code (128+signal if killed). stdout/stderr are piped; stdin is null.
 pub fn exec(
-    _shim_path: &std::path::Path,
-    _pid: i32,
-    _args: &[String],
-    _env: &[String],
-    _cwd: &str,
+    shim_path: &std::path::Path,
+    pid: i32,
+    args: &[String],
+    env: &[String],
+    cwd: &str,
 ) -> crate::Result<std::process::Child> {
-    todo!()
+    let Some(name) = args.first() else {
+        return Err(RuntimeError::Invalid("exec: no command given".into()));
+    };
+    check_executable(pid, name, env)?;
+    let opts = ExecOptions {
+        pid,
+        cwd: cwd.to_string(),
+        env: env.to_vec(),
+        args: args.to_vec(),
+    };
+    Command::new(shim_path)
+        .args(opts.to_args())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(io_err(format!("run the shim {}", shim_path.display())))
+}
+
+/// Finds `name` in the container's root the way its exec will, so a missing command is a
+/// clear error now rather than exit code 127 later.
+fn check_executable(pid: i32, name: &str, env: &[String]) -> crate::Result<()> {
+    use nix::fcntl::{openat2, OFlag, OpenHow, ResolveFlag};
+    let root_path = format!("/proc/{pid}/root");
+    let root = fs::File::open(&root_path).map_err(|e| {
+        RuntimeError::NotFound(format!(
+            "container process {pid} is not running ({root_path}: {e})"
+        ))
+    })?;
+    let how = OpenHow::new()
+        .flags(OFlag::O_PATH | OFlag::O_CLOEXEC)
+        .resolve(ResolveFlag::RESOLVE_IN_ROOT);
+    let executable = |p: &Path| {
+        openat2(root.as_fd(), p, how)
+            .and_then(nix::sys::stat::fstat)
+            .is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFREG && st.st_mode & 0o111 != 0)
+    };
+    let env = path::env_with_path(env);
+    let found = path::look_path_with(name, path::path_var(&env), executable)
+        .map_err(|f| RuntimeError::Invalid(f.message))?;
+    // Relative paths with a slash depend on the working directory: leave those to exec.
+    if found.is_absolute() && !executable(&found) {
+        return Err(RuntimeError::Invalid(format!(
+            "exec: \"{name}\": no such executable file in the container"
+        )));
+    }
+    Ok(())
 }

@@ -2,7 +2,9 @@
 //! shim (`berth-shim`), exec, signals, logs.
 
 pub mod container;
+mod fsutil;
 pub mod image;
+pub mod shim;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
