@@ -111,10 +111,10 @@ pub async fn run(c: &Client, a: &RunArgs) -> anyhow::Result<i32> {
     let id = create(c, a, a.detach && a.rm).await?;
     let start = format!("/containers/{}/start", seg(&id));
     if let Err(e) = c.call(Method::POST, &start, None).await {
-        // A container that never ran is of no use under --rm: don't leave it behind.
-        if a.rm {
-            let _ = remove(c, &id).await;
-        }
+        // `run` is create + start as one step: if the start fails, the container it just
+        // created goes too, so a failed `run` leaves nothing behind (Docker leaves it
+        // "Created"; use `create` + `start` to keep it).
+        let _ = remove(c, &id).await;
         return Err(e.into());
     }
     if a.detach {

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Times Berth's container and network operations inside a throwaway sandbox
+# (new network, mount and pid namespaces: everything it starts ends with it).
+#
+#   bench/run.sh [--release] [--containers N] [--reps N] [--out FILE]
+#
+# Writes a markdown report (default bench/results/<date>-<host>.md) and prints it.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+profile=debug reps=10 containers=200 out=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --release) profile=release ;;
+    --reps) reps=$2; shift ;;
+    --containers) containers=$2; shift ;;
+    --out) out=$2; shift ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+# Bounded loops: never more than this many containers.
+[ "$containers" -le 1000 ] || { echo "--containers is capped at 1000" >&2; exit 2; }
+[ "$reps" -le 100 ] || { echo "--reps is capped at 100" >&2; exit 2; }
+
+if [ -z "${BERTH_BENCH_INSIDE:-}" ]; then
+  [ "$(id -u)" = 0 ] || { echo "run as root (it creates namespaces)" >&2; exit 1; }
+  command -v nft >/dev/null && [ -x /bin/busybox ] || {
+    echo "needs nftables and busybox-static: apt-get install -y nftables busybox-static" >&2; exit 1; }
+  if [ "$profile" = release ]; then (cd "$here" && cargo build --release --bins -q); else (cd "$here" && cargo build --bins -q); fi
+  [ -n "$out" ] || out="$here/bench/results/$(date +%Y-%m-%d)-$(hostname -s).md"
+  export BERTH_BENCH_INSIDE=1 BERTH_BENCH_PROFILE=$profile BERTH_BENCH_REPS=$reps \
+    BERTH_BENCH_CONTAINERS=$containers BERTH_BENCH_OUT=$out
+  exec unshare --net --mount --pid --fork --propagation private --mount-proc --kill-child -- "$0"
+fi
+
+# ---- inside the sandbox from here on ----
+bin="$here/target/$BERTH_BENCH_PROFILE"
+work=$(mktemp -d /tmp/berth-bench.XXXXXX)
+mount -t tmpfs tmpfs "$work"
+mkdir -p "$work/data" "$work/exec"
+ip link set lo up
+sock="$work/exec/berth.sock"
+"$bin/berthd" --data-root "$work/data" --exec-root "$work/exec" -H "unix://$sock" 2>"$work/berthd.log" &
+daemon=$!
+trap 'kill "$daemon" 2>/dev/null || true' EXIT
+for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
+b() { "$bin/berth" -H "unix://$sock" "$@"; }
+"$here/scripts/busybox-image.sh" "$work/busybox.tar" >/dev/null
+b image import "$work/busybox.tar" busybox >/dev/null
+
+now() { date +%s%N; }
+# time_ms CMD... : prints the command's wall time in ms (3 decimals).
+time_ms() { local t0 t1; t0=$(now); "$@" >/dev/null; t1=$(now); awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f\n", (b-a)/1e6}'; }
+# stats FILE: min median p95
+stats() { sort -n "$1" | awk '{v[NR]=$1} END{i=int(NR*0.95+0.5); if(i<1)i=1; printf "%.2f | %.2f | %.2f", v[1], v[int((NR+1)/2)], v[i]}'; }
+
+b network create app >/dev/null
+declare -A rows
+measure() { # name, then a command run $reps times (with %i replaced by the repetition)
+  local name=$1; shift; local f="$work/$name.txt"; : >"$f"
+  for i in $(seq "$BERTH_BENCH_REPS"); do time_ms "${@//%i/$i}" >>"$f"; done
+  rows[$name]=$(stats "$f")
+}
+measure run_none b run -d --name none%i --network none busybox sleep 1d
+measure run_bridge b run -d --name def%i busybox sleep 1d
+measure run_user b run -d --name user%i --network app busybox sleep 1d
+measure rm_f b rm -f user%i
+measure network_create b network create net%i
+measure network_rm b network rm net%i
+for i in $(seq "$BERTH_BENCH_REPS"); do b rm -f "none$i" "def$i" >/dev/null; done
+
+# Attach cost as containers accumulate: run -d on one network, median per block of 100
+# (or of containers/10 when fewer), next to run -d --network none at the same count.
+scale="$work/scale.txt"; : >"$scale"
+for i in $(seq "$BERTH_BENCH_CONTAINERS"); do
+  echo "$i $(time_ms b run -d --network app busybox sleep 1d)" >>"$scale"
+done
+block=$(( BERTH_BENCH_CONTAINERS >= 500 ? 100 : (BERTH_BENCH_CONTAINERS / 10 > 0 ? BERTH_BENCH_CONTAINERS / 10 : 1) ))
+scale_rows=$(awk -v blk="$block" '{k=int(($1-1)/blk); v[k]=v[k] " " $2; n[k]++} END{for(k=0;k in n;k++){m=split(v[k],a," "); asort(a); printf "| %d-%d | %.2f |\n", k*blk+1, (k+1)*blk, a[int((m+1)/2)]}}' "$scale")
+
+med() { echo "${rows[$1]}" | awk -F' \\| ' '{print $2}'; }
+net_cost=$(awk -v a="$(med run_user)" -v b="$(med run_none)" 'BEGIN{printf "%.2f", a-b}')
+{
+  echo "# Berth benchmark, $(date -u +%Y-%m-%dT%H:%MZ)"
+  echo
+  echo "Machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r), $(. /etc/os-release; echo "$PRETTY_NAME"). Build: $BERTH_BENCH_PROFILE. Wall time of each \`berth\` command as a user sees it (CLI start + API + daemon), $BERTH_BENCH_REPS repetitions, in ms."
+  echo
+  echo "| operation | min | median | p95 |"
+  echo "|---|---|---|---|"
+  for k in run_none run_bridge run_user rm_f network_create network_rm; do echo "| $k | ${rows[$k]} |"; done
+  echo
+  echo "Networking cost of \`run -d\` on a user bridge over \`--network none\` (medians): **$net_cost ms**."
+  echo
+  echo "## \`run -d --network app\` as containers accumulate ($BERTH_BENCH_CONTAINERS containers)"
+  echo
+  echo "| containers | median ms |"
+  echo "|---|---|"
+  echo "$scale_rows"
+} >"$BERTH_BENCH_OUT"
+cat "$BERTH_BENCH_OUT"

@@ -1,0 +1,384 @@
+//! `/containers`: create, start, stop, kill, wait, delete, inspect, list, rename, logs, attach.
+
+use super::{blocking, body_json, flag, json, parse_filters, ApiError, ApiResult, AppState};
+use crate::engine::containers::ContainerCreate;
+use crate::model::{Container, EndpointRequest, HostConfig, Status};
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use berth_core::id::Name;
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/containers/json", get(list))
+        .route("/containers/create", post(create))
+        .route("/containers/{id}/json", get(inspect))
+        .route("/containers/{id}/start", post(start))
+        .route("/containers/{id}/stop", post(stop))
+        .route("/containers/{id}/restart", post(restart))
+        .route("/containers/{id}/kill", post(kill))
+        .route("/containers/{id}/wait", post(wait))
+        .route("/containers/{id}/rename", post(rename))
+        .route("/containers/{id}/logs", get(super::logs::logs))
+        .route("/containers/{id}/attach", post(super::logs::attach))
+        .route("/containers/{id}", axum::routing::delete(remove))
+}
+
+type Q = Query<HashMap<String, String>>;
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct CreateBody {
+    hostname: String,
+    env: Option<Vec<String>>,
+    cmd: Option<Value>,
+    entrypoint: Option<Value>,
+    image: String,
+    labels: Option<BTreeMap<String, String>>,
+    working_dir: String,
+    exposed_ports: Option<BTreeMap<String, Value>>,
+    host_config: Option<HostConfigBody>,
+    networking_config: Option<NetworkingBody>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct HostConfigBody {
+    network_mode: String,
+    auto_remove: bool,
+    port_bindings: Option<Value>,
+    dns: Option<Vec<String>>,
+    dns_search: Option<Vec<String>>,
+    dns_options: Option<Vec<String>>,
+    extra_hosts: Option<Vec<String>>,
+    links: Option<Vec<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct NetworkingBody {
+    endpoints_config: Option<BTreeMap<String, EndpointBody>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct EndpointBody {
+    #[serde(rename = "IPAMConfig")]
+    ipam_config: Option<IpamBody>,
+    aliases: Option<Vec<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct IpamBody {
+    #[serde(rename = "IPv4Address")]
+    ipv4_address: String,
+}
+
+/// `Cmd`/`Entrypoint`: an array, a string (old clients) or null.
+fn strings(v: Option<Value>) -> Option<Vec<String>> {
+    match v? {
+        Value::Array(a) => Some(
+            a.into_iter()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect(),
+        ),
+        Value::String(s) => Some(vec![s]),
+        _ => None,
+    }
+}
+
+fn to_request(name: Option<&String>, b: CreateBody) -> ApiResult<ContainerCreate> {
+    if b.image.is_empty() {
+        return Err(ApiError::bad_request(
+            "an image is required: berth run IMAGE [COMMAND]",
+        ));
+    }
+    let name = match name.filter(|n| !n.is_empty()) {
+        Some(n) => Some(
+            Name::try_from(n.clone())
+                .map_err(|e| ApiError::bad_request(format!("Invalid container name ({n}): {e}")))?,
+        ),
+        None => None,
+    };
+    let hc = b.host_config.unwrap_or_default();
+    let mut endpoints = BTreeMap::new();
+    for (net, ep) in b
+        .networking_config
+        .and_then(|n| n.endpoints_config)
+        .unwrap_or_default()
+    {
+        let ip = ep.ipam_config.map(|i| i.ipv4_address).unwrap_or_default();
+        let ipv4 = if ip.is_empty() {
+            None
+        } else {
+            Some(ip.parse().map_err(|_| {
+                ApiError::bad_request(format!("invalid IPv4 address {ip:?} for network {net}"))
+            })?)
+        };
+        endpoints.insert(
+            net,
+            EndpointRequest {
+                ipv4,
+                aliases: ep.aliases.unwrap_or_default(),
+            },
+        );
+    }
+    if let Some(ep) = endpoints.values().find(|e| e.ipv4.is_some()) {
+        let _ = ep;
+    }
+    Ok(ContainerCreate {
+        name,
+        image: b.image,
+        cmd: strings(b.cmd),
+        entrypoint: strings(b.entrypoint),
+        env: b.env.unwrap_or_default(),
+        working_dir: b.working_dir,
+        hostname: b.hostname,
+        labels: b.labels.unwrap_or_default(),
+        exposed_ports: b.exposed_ports.unwrap_or_default().into_keys().collect(),
+        host_config: HostConfig {
+            network_mode: if hc.network_mode.is_empty() {
+                "default".into()
+            } else {
+                hc.network_mode
+            },
+            auto_remove: hc.auto_remove,
+            port_bindings: hc
+                .port_bindings
+                .unwrap_or(Value::Object(Default::default())),
+            dns: hc.dns.unwrap_or_default(),
+            dns_search: hc.dns_search.unwrap_or_default(),
+            dns_options: hc.dns_options.unwrap_or_default(),
+            extra_hosts: hc.extra_hosts.unwrap_or_default(),
+            links: hc.links.unwrap_or_default(),
+        },
+        endpoints,
+    })
+}
+
+async fn create(State(engine): State<AppState>, Query(q): Q, body: Bytes) -> ApiResult<Response> {
+    let req = to_request(q.get("name"), body_json(&body)?)?;
+    let c = blocking(move || engine.create_container(req)).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "Id": c.id.as_str(), "Warnings": [] })),
+    )
+        .into_response())
+}
+
+async fn inspect(State(engine): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    Ok(Json(
+        blocking(move || engine.container(&id).map(|c| json::container(&engine, &c))).await?,
+    ))
+}
+
+fn matches(
+    c: &Container,
+    engine: &crate::engine::Engine,
+    f: &BTreeMap<String, Vec<String>>,
+) -> bool {
+    f.iter().all(|(k, vals)| {
+        vals.is_empty()
+            || vals.iter().any(|v| match k.as_str() {
+                "name" => c.name.as_str().contains(v.trim_start_matches('/')),
+                "id" => c.id.as_str().starts_with(v.as_str()),
+                "status" => c.state.status.as_str() == v,
+                "exited" => c.state.status == Status::Exited && c.state.exit_code.to_string() == *v,
+                "ancestor" => c.config.image == *v || c.config.image_id.contains(v.as_str()),
+                "label" => match v.split_once('=') {
+                    Some((lk, lv)) => c.config.labels.get(lk).is_some_and(|x| x == lv),
+                    None => c.config.labels.contains_key(v),
+                },
+                "network" => c.networks.iter().any(|(id, _)| {
+                    id.as_str().starts_with(v.as_str())
+                        || engine
+                            .network_by_id(id)
+                            .is_some_and(|n| n.name.as_str() == v)
+                }),
+                _ => false,
+            })
+    })
+}
+
+async fn list(State(engine): State<AppState>, Query(q): Q) -> ApiResult<Json<Vec<Value>>> {
+    let all = flag(&q, "all");
+    let filters = parse_filters(q.get("filters"))?;
+    let out = blocking(move || {
+        let mut cs = engine.containers();
+        cs.sort_by(|a, b| b.created.cmp(&a.created));
+        Ok(cs
+            .iter()
+            .filter(|c| all || c.state.status == Status::Running || filters.contains_key("status"))
+            .filter(|c| matches(c, &engine, &filters))
+            .map(|c| json::container_summary(&engine, c))
+            .collect())
+    })
+    .await?;
+    Ok(Json(out))
+}
+
+async fn start(State(engine): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    let started = blocking(move || engine.start_container(&id)).await?;
+    Ok(if started {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::NOT_MODIFIED
+    })
+}
+
+fn timeout(q: &HashMap<String, String>) -> Duration {
+    let t = q
+        .get("t")
+        .or(q.get("timeout"))
+        .and_then(|t| t.parse::<i64>().ok())
+        .unwrap_or(10);
+    Duration::from_secs(t.max(0) as u64)
+}
+
+async fn stop(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Q,
+) -> ApiResult<StatusCode> {
+    let stopped = engine.stop_container(&id, timeout(&q)).await?;
+    Ok(if stopped {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::NOT_MODIFIED
+    })
+}
+
+async fn restart(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Q,
+) -> ApiResult<StatusCode> {
+    engine.stop_container(&id, timeout(&q)).await?;
+    blocking(move || engine.start_container(&id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `KILL`, `SIGKILL`, `9`.
+pub fn parse_signal(s: &str) -> ApiResult<i32> {
+    if s.is_empty() {
+        return Ok(libc::SIGKILL);
+    }
+    if let Ok(n) = s.parse::<i32>() {
+        if (1..=64).contains(&n) {
+            return Ok(n);
+        }
+    }
+    let name = s.to_ascii_uppercase();
+    let name = name.strip_prefix("SIG").unwrap_or(&name);
+    let sig = match name {
+        "HUP" => libc::SIGHUP,
+        "INT" => libc::SIGINT,
+        "QUIT" => libc::SIGQUIT,
+        "KILL" => libc::SIGKILL,
+        "USR1" => libc::SIGUSR1,
+        "USR2" => libc::SIGUSR2,
+        "TERM" => libc::SIGTERM,
+        "STOP" => libc::SIGSTOP,
+        "CONT" => libc::SIGCONT,
+        "WINCH" => libc::SIGWINCH,
+        _ => return Err(ApiError::bad_request(format!("invalid signal: {s}"))),
+    };
+    Ok(sig)
+}
+
+async fn kill(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Q,
+) -> ApiResult<StatusCode> {
+    let sig = parse_signal(q.get("signal").map(String::as_str).unwrap_or(""))?;
+    blocking(move || engine.kill_container(&id, sig)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn wait(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Q,
+) -> ApiResult<Json<Value>> {
+    let c = {
+        let e = engine.clone();
+        blocking(move || e.container(&id)).await?
+    };
+    match q
+        .get("condition")
+        .map(String::as_str)
+        .unwrap_or("not-running")
+    {
+        "removed" => {
+            engine.wait_removed(&c.id).await;
+            let code = c.state.exit_code;
+            return Ok(Json(
+                serde_json::json!({ "StatusCode": code, "Error": null }),
+            ));
+        }
+        "not-running" | "next-exit" | "" => {}
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "invalid condition: {other:?}"
+            )))
+        }
+    }
+    engine.wait_not_running(&c.id, None).await;
+    let code = engine
+        .container(c.id.as_str())
+        .map(|c| c.state.exit_code)
+        .unwrap_or(c.state.exit_code);
+    Ok(Json(
+        serde_json::json!({ "StatusCode": code, "Error": null }),
+    ))
+}
+
+async fn rename(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Q,
+) -> ApiResult<StatusCode> {
+    let new = q.get("name").cloned().unwrap_or_default();
+    let name = Name::try_from(new.clone())
+        .map_err(|e| ApiError::bad_request(format!("Invalid container name ({new}): {e}")))?;
+    blocking(move || engine.rename_container(&id, name)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn remove(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Q,
+) -> ApiResult<StatusCode> {
+    let force = flag(&q, "force");
+    let c = {
+        let e = engine.clone();
+        let id = id.clone();
+        blocking(move || e.container(&id)).await?
+    };
+    if c.state.status == Status::Running {
+        if !force {
+            return Err(crate::error::EngineError::Conflict(format!(
+                "cannot remove container \"/{}\": container is running: stop the container before removing or force remove",
+                c.name
+            ))
+            .into());
+        }
+        let _ = engine.kill_container(c.id.as_str(), libc::SIGKILL);
+        engine
+            .wait_not_running(&c.id, Some(Duration::from_secs(30)))
+            .await;
+    }
+    let key = c.id.to_string();
+    blocking(move || engine.remove_container(&key, force)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,255 @@
+//! Engine records rendered as Docker's JSON.
+
+use crate::engine::Engine;
+use crate::model::{Container, DriverConfig, Endpoint, Network, Status};
+use serde_json::{json, Map, Value};
+
+pub fn network(engine: &Engine, n: &Network) -> Value {
+    let (ipam_config, internal, mut options) = match &n.driver {
+        DriverConfig::Bridge(b) => {
+            let mut cfg = json!({ "Subnet": b.ipam.subnet.to_string(), "Gateway": b.ipam.gateway.to_string() });
+            if let Some(r) = b.ipam.ip_range {
+                cfg["IPRange"] = json!(r.to_string());
+            }
+            let mut opts = Map::new();
+            if n.default_bridge {
+                opts.insert(
+                    "com.docker.network.bridge.default_bridge".into(),
+                    json!("true"),
+                );
+                opts.insert("com.docker.network.bridge.enable_icc".into(), json!("true"));
+                opts.insert(
+                    "com.docker.network.bridge.enable_ip_masquerade".into(),
+                    json!("true"),
+                );
+                opts.insert("com.docker.network.bridge.name".into(), json!(b.ifname));
+                opts.insert(
+                    "com.docker.network.driver.mtu".into(),
+                    json!(b.mtu.to_string()),
+                );
+            }
+            (vec![cfg], b.internal, opts)
+        }
+        _ => (vec![], false, Map::new()),
+    };
+    for (k, v) in &n.options {
+        options.insert(k.clone(), json!(v));
+    }
+    let mut containers = Map::new();
+    for (c, ep) in engine.network_endpoints(&n.id) {
+        containers.insert(
+            c.id.to_string(),
+            json!({
+                "Name": c.name.as_str(),
+                "EndpointID": ep.id.as_str(),
+                "MacAddress": ep.mac,
+                "IPv4Address": format!("{}/{}", ep.ipv4, ep.prefix_len),
+                "IPv6Address": "",
+            }),
+        );
+    }
+    json!({
+        "Name": n.name.as_str(),
+        "Id": n.id.as_str(),
+        "Created": n.created,
+        "Scope": "local",
+        "Driver": n.driver.name(),
+        "EnableIPv4": true,
+        "EnableIPv6": false,
+        "IPAM": { "Driver": "default", "Options": {}, "Config": ipam_config },
+        "Internal": internal,
+        "Attachable": n.attachable,
+        "Ingress": false,
+        "ConfigFrom": { "Network": "" },
+        "ConfigOnly": false,
+        "Containers": containers,
+        "Options": options,
+        "Labels": n.labels,
+    })
+}
+
+fn endpoint_settings(n: Option<&Network>, ep: Option<&Endpoint>, aliases: &[String]) -> Value {
+    let (ip, prefix, gw, mac, ep_id) = match ep {
+        Some(e) => (
+            e.ipv4.to_string(),
+            e.prefix_len,
+            e.gateway.to_string(),
+            e.mac.clone(),
+            e.id.to_string(),
+        ),
+        None => (
+            String::new(),
+            0,
+            String::new(),
+            String::new(),
+            String::new(),
+        ),
+    };
+    json!({
+        "IPAMConfig": null,
+        "Links": null,
+        "Aliases": if aliases.is_empty() { Value::Null } else { json!(aliases) },
+        "MacAddress": mac,
+        "NetworkID": n.map(|n| n.id.to_string()).unwrap_or_default(),
+        "EndpointID": ep_id,
+        "Gateway": gw,
+        "IPAddress": ip,
+        "IPPrefixLen": prefix,
+        "IPv6Gateway": "",
+        "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0,
+        "DNSNames": null,
+    })
+}
+
+/// `NetworkSettings.Networks`, keyed by network name.
+fn networks_map(engine: &Engine, c: &Container) -> Map<String, Value> {
+    let mut nets = Map::new();
+    for (id, req) in &c.networks {
+        let n = engine.network_by_id(id);
+        let ep = c.endpoints.iter().find(|e| &e.network == id);
+        let name = n
+            .as_ref()
+            .map(|n| n.name.to_string())
+            .unwrap_or_else(|| id.to_string());
+        let mut v = endpoint_settings(n.as_ref(), ep, &req.aliases);
+        if let Some(ip) = req.ipv4 {
+            v["IPAMConfig"] = json!({ "IPv4Address": ip.to_string() });
+        }
+        nets.insert(name, v);
+    }
+    nets
+}
+
+pub fn container(engine: &Engine, c: &Container) -> Value {
+    let st = &c.state;
+    let running = st.status == Status::Running;
+    let primary = c.endpoints.first();
+    let dir = engine.container_dir(&c.id);
+    let default_bridge_ep = c.endpoints.iter().find(|e| {
+        engine
+            .network_by_id(&e.network)
+            .is_some_and(|n| n.default_bridge)
+    });
+    json!({
+        "Id": c.id.as_str(),
+        "Created": c.created,
+        "Path": c.config.path,
+        "Args": c.config.args,
+        "State": {
+            "Status": st.status.as_str(),
+            "Running": running,
+            "Paused": false,
+            "Restarting": false,
+            "OOMKilled": false,
+            "Dead": false,
+            "Pid": if running { st.pid } else { 0 },
+            "ExitCode": st.exit_code,
+            "Error": st.error,
+            "StartedAt": st.started_at,
+            "FinishedAt": st.finished_at,
+        },
+        "Image": c.config.image_id,
+        "ResolvConfPath": dir.join("resolv.conf"),
+        "HostnamePath": dir.join("hostname"),
+        "HostsPath": dir.join("hosts"),
+        "LogPath": berth_runtime::container::log_path(&dir),
+        "Name": format!("/{}", c.name),
+        "RestartCount": 0,
+        "Driver": "overlay",
+        "Platform": "linux",
+        "HostConfig": {
+            "NetworkMode": c.host_config.network_mode,
+            "AutoRemove": c.host_config.auto_remove,
+            "PortBindings": c.host_config.port_bindings,
+            "Dns": c.host_config.dns,
+            "DnsSearch": c.host_config.dns_search,
+            "DnsOptions": c.host_config.dns_options,
+            "ExtraHosts": c.host_config.extra_hosts,
+            "Links": c.host_config.links,
+        },
+        "Config": {
+            "Hostname": c.config.hostname,
+            "Domainname": "",
+            "User": "",
+            "Env": c.config.env,
+            "Cmd": c.config.cmd,
+            "Entrypoint": if c.config.entrypoint.is_empty() { Value::Null } else { json!(c.config.entrypoint) },
+            "Image": c.config.image,
+            "WorkingDir": c.config.working_dir,
+            "Labels": c.config.labels,
+            "ExposedPorts": c.config.exposed_ports.iter().map(|p| (p.clone(), json!({}))).collect::<Map<_, _>>(),
+        },
+        "NetworkSettings": {
+            "Bridge": "",
+            "SandboxID": if c.sandbox.is_some() { c.id.as_str() } else { "" },
+            "SandboxKey": c.sandbox.clone().unwrap_or_default(),
+            "Ports": {},
+            "IPAddress": default_bridge_ep.map(|e| e.ipv4.to_string()).unwrap_or_default(),
+            "IPPrefixLen": default_bridge_ep.map(|e| e.prefix_len).unwrap_or(0),
+            "Gateway": default_bridge_ep.map(|e| e.gateway.to_string()).unwrap_or_default(),
+            "MacAddress": default_bridge_ep.map(|e| e.mac.clone()).unwrap_or_default(),
+            "EndpointID": primary.map(|e| e.id.to_string()).unwrap_or_default(),
+            "Networks": networks_map(engine, c),
+        },
+        "Mounts": [],
+    })
+}
+
+/// One row of `GET /containers/json`.
+pub fn container_summary(engine: &Engine, c: &Container) -> Value {
+    let mut command = vec![c.config.path.clone()];
+    command.extend(c.config.args.iter().cloned());
+    json!({
+        "Id": c.id.as_str(),
+        "Names": [format!("/{}", c.name)],
+        "Image": c.config.image,
+        "ImageID": c.config.image_id,
+        "Command": command.join(" "),
+        "Created": chrono::DateTime::parse_from_rfc3339(&c.created).map(|t| t.timestamp()).unwrap_or(0),
+        "Ports": [],
+        "Labels": c.config.labels,
+        "State": c.state.status.as_str(),
+        "Status": status_text(c),
+        "HostConfig": { "NetworkMode": c.host_config.network_mode },
+        "NetworkSettings": { "Networks": networks_map(engine, c) },
+        "Mounts": [],
+    })
+}
+
+/// Docker's STATUS column: `Up 3 seconds`, `Exited (0) 5 minutes ago`, `Created`.
+pub fn status_text(c: &Container) -> String {
+    let since = |t: &str| {
+        chrono::DateTime::parse_from_rfc3339(t)
+            .map(|t| human_duration(chrono::Utc::now().signed_duration_since(t)))
+            .unwrap_or_default()
+    };
+    match c.state.status {
+        Status::Running => format!("Up {}", since(&c.state.started_at)),
+        Status::Exited => format!(
+            "Exited ({}) {} ago",
+            c.state.exit_code,
+            since(&c.state.finished_at)
+        ),
+        Status::Created => "Created".into(),
+        Status::Removing => "Removal In Progress".into(),
+    }
+}
+
+/// Docker's `units.HumanDuration`.
+pub fn human_duration(d: chrono::TimeDelta) -> String {
+    let secs = d.num_seconds();
+    match secs {
+        s if s < 1 => "Less than a second".into(),
+        1 => "1 second".into(),
+        s if s < 60 => format!("{s} seconds"),
+        s if s / 60 == 1 => "About a minute".into(),
+        s if s / 60 < 60 => format!("{} minutes", s / 60),
+        s if s / 3600 == 1 => "About an hour".into(),
+        s if s / 3600 < 48 => format!("{} hours", s / 3600),
+        s if s / 86400 < 14 => format!("{} days", s / 86400),
+        s if s / 86400 < 60 => format!("{} weeks", s / 86400 / 7),
+        s if s / 86400 < 365 * 2 => format!("{} months", s / 86400 / 30),
+        s => format!("{} years", s / 86400 / 365),
+    }
+}

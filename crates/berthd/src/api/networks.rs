@@ -1,0 +1,190 @@
+//! `/networks`: list, inspect, create, delete, prune.
+
+use super::{blocking, body_json, json, parse_filters, ApiError, ApiResult, AppState};
+use crate::engine::networks::NetworkCreate;
+use crate::model::Network;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use berth_core::id::Name;
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/networks", get(list))
+        .route("/networks/create", post(create))
+        .route("/networks/prune", post(prune))
+        .route("/networks/{id}", get(inspect).delete(remove))
+        .route("/networks/{id}/connect", post(unsupported))
+        .route("/networks/{id}/disconnect", post(unsupported))
+        .route("/networks/{id}/", delete(remove))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct CreateBody {
+    name: String,
+    driver: String,
+    internal: bool,
+    attachable: bool,
+    #[serde(rename = "IPAM")]
+    ipam: Option<IpamBody>,
+    options: Option<BTreeMap<String, String>>,
+    labels: Option<BTreeMap<String, String>>,
+    #[serde(rename = "EnableIPv6")]
+    enable_ipv6: Option<bool>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct IpamBody {
+    driver: String,
+    config: Option<Vec<IpamConfigBody>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct IpamConfigBody {
+    subnet: String,
+    #[serde(rename = "IPRange")]
+    ip_range: String,
+    gateway: String,
+}
+
+fn parse<T: std::str::FromStr>(what: &str, s: &str) -> ApiResult<Option<T>>
+where
+    T::Err: std::fmt::Display,
+{
+    if s.is_empty() {
+        return Ok(None);
+    }
+    s.parse()
+        .map(Some)
+        .map_err(|e| ApiError::bad_request(format!("invalid {what} {s:?}: {e}")))
+}
+
+fn to_request(b: CreateBody) -> ApiResult<NetworkCreate> {
+    if b.name.is_empty() {
+        return Err(ApiError::bad_request("network name is required"));
+    }
+    let name = Name::try_from(b.name.clone())
+        .map_err(|e| ApiError::bad_request(format!("invalid network name {:?}: {e}", b.name)))?;
+    if b.enable_ipv6 == Some(true) {
+        return Err(ApiError::bad_request(
+            "IPv6 networks are not supported by berth yet",
+        ));
+    }
+    let ipam = b.ipam.unwrap_or_default();
+    if !matches!(ipam.driver.as_str(), "" | "default") {
+        return Err(ApiError::bad_request(format!(
+            "IPAM driver {:?} is not supported: only the default one",
+            ipam.driver
+        )));
+    }
+    let configs = ipam.config.unwrap_or_default();
+    let configs: Vec<&IpamConfigBody> =
+        configs.iter().filter(|c| !c.subnet.contains(':')).collect();
+    if configs.len() > 1 {
+        return Err(ApiError::bad_request(
+            "only one IPv4 subnet per network is supported",
+        ));
+    }
+    let mut req = NetworkCreate {
+        name: Some(name),
+        driver: b.driver,
+        internal: b.internal,
+        attachable: b.attachable,
+        options: b.options.unwrap_or_default(),
+        labels: b.labels.unwrap_or_default(),
+        ..Default::default()
+    };
+    if let Some(c) = configs.first() {
+        req.subnet = parse("subnet", &c.subnet)?;
+        req.gateway = parse("gateway", &c.gateway)?;
+        req.ip_range = parse("ip-range", &c.ip_range)?;
+        if req.subnet.is_none() && (req.gateway.is_some() || req.ip_range.is_some()) {
+            return Err(ApiError::bad_request(
+                "--gateway and --ip-range need --subnet",
+            ));
+        }
+    }
+    Ok(req)
+}
+
+async fn create(State(engine): State<AppState>, body: Bytes) -> ApiResult<impl IntoResponse> {
+    let req = to_request(body_json(&body)?)?;
+    let net = blocking(move || engine.create_network(req)).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "Id": net.id.as_str(), "Warning": "" })),
+    ))
+}
+
+fn matches(n: &Network, filters: &BTreeMap<String, Vec<String>>) -> bool {
+    filters.iter().all(|(k, vals)| {
+        vals.is_empty()
+            || vals.iter().any(|v| match k.as_str() {
+                "name" => n.name.as_str().contains(v.as_str()),
+                "id" => n.id.as_str().starts_with(v.as_str()),
+                "driver" => n.driver.name() == v,
+                "scope" => v == "local",
+                "type" => (v == "builtin") == n.predefined,
+                "label" => match v.split_once('=') {
+                    Some((lk, lv)) => n.labels.get(lk).is_some_and(|x| x == lv),
+                    None => n.labels.contains_key(v),
+                },
+                "dangling" => true,
+                _ => false,
+            })
+    })
+}
+
+async fn list(
+    State(engine): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Json<Vec<Value>>> {
+    let filters = parse_filters(q.get("filters"))?;
+    if let Some(k) = filters.keys().find(|k| {
+        !["name", "id", "driver", "scope", "type", "label", "dangling"].contains(&k.as_str())
+    }) {
+        return Err(ApiError::bad_request(format!("invalid filter '{k}'")));
+    }
+    let out = blocking(move || {
+        Ok(engine
+            .networks()
+            .iter()
+            .filter(|n| matches(n, &filters))
+            .map(|n| json::network(&engine, n))
+            .collect())
+    })
+    .await?;
+    Ok(Json(out))
+}
+
+async fn inspect(State(engine): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    Ok(Json(
+        blocking(move || engine.network(&id).map(|n| json::network(&engine, &n))).await?,
+    ))
+}
+
+async fn remove(State(engine): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    blocking(move || engine.remove_network(&id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn prune(State(engine): State<AppState>) -> ApiResult<Json<Value>> {
+    let deleted = blocking(move || engine.prune_networks()).await?;
+    Ok(Json(serde_json::json!({ "NetworksDeleted": deleted })))
+}
+
+async fn unsupported() -> ApiError {
+    ApiError(
+        StatusCode::NOT_IMPLEMENTED,
+        "network connect/disconnect of running containers is not implemented yet".into(),
+    )
+}

@@ -1,0 +1,69 @@
+//! Daemon configuration, parsed from the command line.
+
+use ipnet::Ipv4Net;
+use std::path::PathBuf;
+
+#[derive(Clone, Debug, clap::Parser)]
+#[command(
+    name = "berthd",
+    version,
+    about = "The Berth container networking daemon"
+)]
+pub struct DaemonConfig {
+    /// Persistent state: networks, containers, images, logs.
+    #[arg(long, default_value = "/var/lib/berth")]
+    pub data_root: PathBuf,
+    /// Runtime state: the API socket, network namespaces, shim state.
+    #[arg(long, default_value = "/run/berth")]
+    pub exec_root: PathBuf,
+    /// Where to listen, `unix:///path/to/berth.sock`.
+    #[arg(
+        short = 'H',
+        long = "host",
+        default_value = "unix:///run/berth/berth.sock"
+    )]
+    pub host: String,
+    /// The default bridge's address and prefix, e.g. 172.17.0.1/16.
+    #[arg(long)]
+    pub bip: Option<String>,
+    /// Default MTU of networks' interfaces.
+    #[arg(long, default_value_t = 1500)]
+    pub mtu: u32,
+    /// Path of the shim binary (default: `berth-shim` next to berthd).
+    #[arg(long, hide = true)]
+    pub shim: Option<PathBuf>,
+}
+
+impl DaemonConfig {
+    /// The socket path from `-H unix://...`.
+    pub fn socket_path(&self) -> anyhow::Result<PathBuf> {
+        match self.host.strip_prefix("unix://") {
+            Some(p) if !p.is_empty() => Ok(PathBuf::from(p)),
+            _ => anyhow::bail!(
+                "unsupported -H {:?}: only unix:///path/to/socket is supported",
+                self.host
+            ),
+        }
+    }
+
+    /// `--bip` as (gateway, subnet).
+    pub fn default_bridge(&self) -> anyhow::Result<Option<(std::net::Ipv4Addr, Ipv4Net)>> {
+        let Some(bip) = &self.bip else {
+            return Ok(None);
+        };
+        let net: Ipv4Net = bip.parse().map_err(|e| {
+            anyhow::anyhow!("invalid --bip {bip:?}: {e} (expected e.g. 172.17.0.1/16)")
+        })?;
+        Ok(Some((net.addr(), net.trunc())))
+    }
+
+    pub fn shim_path(&self) -> PathBuf {
+        if let Some(p) = &self.shim {
+            return p.clone();
+        }
+        std::env::current_exe()
+            .ok()
+            .and_then(|p| p.parent().map(|d| d.join("berth-shim")))
+            .unwrap_or_else(|| PathBuf::from("berth-shim"))
+    }
+}

@@ -1,0 +1,81 @@
+//! The bridge driver: a Linux bridge per network, a veth per endpoint, and the network's
+//! facts as elements of Berth's nftables sets.
+
+use super::Driver;
+use crate::error::{EngineError, Result};
+use crate::kernel::{Firewall, NetOps};
+use crate::model::{BridgeConfig, Endpoint, Network};
+use berth_core::firewall::{self, NetworkFacts};
+use berth_core::mac;
+use berth_sys::netlink::ContainerIf;
+use ipnet::Ipv4Net;
+use std::path::Path;
+use std::sync::Arc;
+
+pub struct BridgeDriver {
+    pub net: Arc<dyn NetOps>,
+    pub fw: Arc<dyn Firewall>,
+}
+
+fn config(net: &Network) -> Result<&BridgeConfig> {
+    net.driver
+        .bridge()
+        .ok_or_else(|| EngineError::Internal(format!("network {} is not a bridge", net.name)))
+}
+
+/// The firewall's view of a bridge network.
+pub fn facts(cfg: &BridgeConfig) -> NetworkFacts {
+    NetworkFacts {
+        bridge: cfg.ifname.clone(),
+        subnet: cfg.ipam.subnet,
+        internal: cfg.internal,
+    }
+}
+
+impl Driver for BridgeDriver {
+    fn create_network(&self, net: &Network) -> Result<()> {
+        let cfg = config(net)?;
+        self.net
+            .ensure_bridge(&cfg.ifname, cfg.mtu, cfg.ipam.gateway_net())?;
+        if let Err(e) = self.fw.apply(&firewall::render_add_network(&facts(cfg))) {
+            let _ = self.net.delete_link(&cfg.ifname);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    fn delete_network(&self, net: &Network) -> Result<()> {
+        let cfg = config(net)?;
+        let mut errors = Vec::new();
+        if let Err(e) = self.fw.apply(&firewall::render_remove_network(&facts(cfg))) {
+            errors.push(format!("removing firewall elements: {e}"));
+        }
+        if let Err(e) = self.net.delete_link(&cfg.ifname) {
+            errors.push(format!("deleting bridge {}: {e}", cfg.ifname));
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(EngineError::Internal(errors.join("; ")))
+        }
+    }
+
+    fn join(&self, net: &Network, ep: &Endpoint, sandbox: &Path) -> Result<()> {
+        let cfg = config(net)?;
+        let address = Ipv4Net::new(ep.ipv4, ep.prefix_len)
+            .map_err(|e| EngineError::Internal(format!("endpoint address: {e}")))?;
+        let ifc = ContainerIf {
+            name: ep.ifname.clone(),
+            address,
+            // Only the first interface gets the default route, as in Docker.
+            gateway: (ep.ifname == "eth0").then_some(ep.gateway),
+            mac: mac::mac_from_ipv4(ep.ipv4),
+            mtu: cfg.mtu,
+        };
+        self.net.attach(&cfg.ifname, &ep.host_ifname, sandbox, &ifc)
+    }
+
+    fn leave(&self, _net: &Network, ep: &Endpoint) -> Result<()> {
+        self.net.delete_link(&ep.host_ifname)
+    }
+}

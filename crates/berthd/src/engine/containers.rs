@@ -1,0 +1,269 @@
+//! Container create, remove, rename, list.
+
+use super::{Engine, Inner};
+use crate::error::{EngineError, Result};
+use crate::model::{
+    now_rfc3339, Container, ContainerConfig, DriverConfig, EndpointRequest, HostConfig, State,
+    Status,
+};
+use berth_core::id::{Name, ObjectId};
+use std::collections::BTreeMap;
+
+/// A validated `container create` request.
+#[derive(Clone, Debug, Default)]
+pub struct ContainerCreate {
+    pub name: Option<Name>,
+    pub image: String,
+    pub cmd: Option<Vec<String>>,
+    pub entrypoint: Option<Vec<String>>,
+    pub env: Vec<String>,
+    pub working_dir: String,
+    pub hostname: String,
+    pub labels: BTreeMap<String, String>,
+    pub exposed_ports: Vec<String>,
+    pub host_config: HostConfig,
+    /// From `NetworkingConfig.EndpointsConfig`, by network name or ID.
+    pub endpoints: BTreeMap<String, EndpointRequest>,
+}
+
+impl Engine {
+    pub fn create_container(&self, req: ContainerCreate) -> Result<Container> {
+        let image = self.images.get(&req.image).map_err(|_| {
+            EngineError::NotFound(format!("No such image: {}", with_tag(&req.image)))
+        })?;
+        let entrypoint = req
+            .entrypoint
+            .clone()
+            .unwrap_or(image.config.entrypoint.clone());
+        let cmd = match &req.cmd {
+            Some(c) if !c.is_empty() => c.clone(),
+            _ => image.config.cmd.clone(),
+        };
+        let mut argv: Vec<String> = entrypoint.iter().chain(cmd.iter()).cloned().collect();
+        if argv.is_empty() {
+            return Err(EngineError::Invalid(format!(
+                "no command specified: image {} has no default command, give one after the image name",
+                req.image
+            )));
+        }
+        let path = argv.remove(0);
+        let mut inner = self.lock();
+        let name = match req.name.clone() {
+            Some(n) => n,
+            None => unused_generated_name(&inner),
+        };
+        if let Some(other) = inner.containers.values().find(|c| c.name == name) {
+            return Err(EngineError::Conflict(format!(
+                "Conflict. The container name \"/{name}\" is already in use by container \"{}\". \
+                 You have to remove (or rename) that container to be able to reuse that name.",
+                other.id
+            )));
+        }
+        let networks = plan_networks(&inner, &req)?;
+        let id = ObjectId::generate();
+        let hostname = if !req.hostname.is_empty() {
+            req.hostname.clone()
+        } else if req.host_config.network_mode == "host" {
+            nix::unistd::gethostname()
+                .map(|h| h.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        } else {
+            id.short().to_string()
+        };
+        let mut env = merge_env(&image.config.env, &req.env);
+        if !env.iter().any(|e| e.starts_with("PATH=")) {
+            env.insert(0, format!("PATH={DEFAULT_PATH}"));
+        }
+        let c = Container {
+            id: id.clone(),
+            name,
+            created: now_rfc3339(),
+            config: ContainerConfig {
+                image: req.image.clone(),
+                image_id: image.id.clone(),
+                path,
+                args: argv,
+                cmd,
+                entrypoint,
+                env,
+                working_dir: if req.working_dir.is_empty() {
+                    image.config.working_dir.clone()
+                } else {
+                    req.working_dir.clone()
+                },
+                hostname,
+                labels: req.labels.clone(),
+                exposed_ports: req.exposed_ports.clone(),
+            },
+            host_config: req.host_config.clone(),
+            networks,
+            state: State::default(),
+            endpoints: Vec::new(),
+            sandbox: None,
+        };
+        self.store.save_container(&c)?;
+        inner.containers.insert(id, c.clone());
+        Ok(c)
+    }
+
+    /// Removes a container that is not running (the API stops a running one first when
+    /// forced).
+    pub fn remove_container(&self, key: &str, _force: bool) -> Result<()> {
+        let mut inner = self.lock();
+        let c = inner.container(key)?.clone();
+        if c.state.status == Status::Running {
+            return Err(EngineError::Conflict(format!(
+                "cannot remove container \"/{}\": container is running: stop the container before removing or force remove",
+                c.name
+            )));
+        }
+        let mut errors = Vec::new();
+        if let Err(e) = self.net.release_sandbox(&self.sandbox_path(&c.id)) {
+            errors.push(format!("releasing network namespace: {e}"));
+        }
+        let _ = std::fs::remove_dir_all(self.state_dir(&c.id));
+        if let Err(e) = self.store.delete_container(c.id.as_str()) {
+            errors.push(e.to_string());
+        }
+        inner.containers.remove(&c.id);
+        inner.execs.retain(|_, x| x.container != c.id);
+        drop(inner);
+        self.notify();
+        super::join_errors(errors)
+    }
+
+    pub fn rename_container(&self, key: &str, new_name: Name) -> Result<()> {
+        let mut inner = self.lock();
+        let id = inner.container_id(key)?;
+        if let Some(other) = inner.containers.values().find(|c| c.name == new_name) {
+            return Err(EngineError::Conflict(format!(
+                "Conflict. The container name \"/{new_name}\" is already in use by container \"{}\". \
+                 You have to remove (or rename) that container to be able to reuse that name.",
+                other.id
+            )));
+        }
+        let c = inner.container_mut(&id)?;
+        let old = std::mem::replace(&mut c.name, new_name);
+        if let Err(e) = self.store.save_container(c) {
+            c.name = old;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    pub fn containers(&self) -> Vec<Container> {
+        self.lock().containers.values().cloned().collect()
+    }
+
+    pub fn container(&self, key: &str) -> Result<Container> {
+        self.lock().container(key).cloned()
+    }
+
+    pub fn network_by_id(&self, id: &ObjectId) -> Option<crate::model::Network> {
+        self.lock().networks.get(id).cloned()
+    }
+}
+
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+fn with_tag(image: &str) -> String {
+    let last = image.rsplit('/').next().unwrap_or(image);
+    if last.contains(':') || image.contains('@') {
+        image.to_string()
+    } else {
+        format!("{image}:latest")
+    }
+}
+
+/// Image env, then the container's, later keys replacing earlier ones.
+fn merge_env(image: &[String], user: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for e in image.iter().chain(user) {
+        let key = e.split('=').next().unwrap_or(e);
+        out.retain(|x| x.split('=').next() != Some(key));
+        out.push(e.clone());
+    }
+    out
+}
+
+fn unused_generated_name(inner: &Inner) -> Name {
+    loop {
+        let n = Name::generate();
+        if !inner.containers.values().any(|c| c.name == n) {
+            return n;
+        }
+    }
+}
+
+/// Resolves NetworkMode and EndpointsConfig to networks, and checks `--ip` requests.
+fn plan_networks(inner: &Inner, req: &ContainerCreate) -> Result<Vec<(ObjectId, EndpointRequest)>> {
+    let mode = match req.host_config.network_mode.as_str() {
+        "" | "default" => "bridge",
+        m => m,
+    };
+    if mode.starts_with("container:") {
+        return Err(EngineError::Invalid(format!(
+            "network mode {mode:?} is not supported by berth yet"
+        )));
+    }
+    let mut keys: Vec<&str> = vec![mode];
+    keys.extend(
+        req.endpoints
+            .keys()
+            .map(|k| k.as_str())
+            .filter(|k| *k != mode),
+    );
+    let mut out: Vec<(ObjectId, EndpointRequest)> = Vec::new();
+    for key in keys {
+        let net = inner.network(key)?;
+        if out.iter().any(|(id, _)| *id == net.id) {
+            continue;
+        }
+        let ep = req.endpoints.get(key).cloned().unwrap_or_default();
+        if let Some(ip) = ep.ipv4 {
+            check_requested_ip(inner, net, ip)?;
+        }
+        out.push((net.id.clone(), ep));
+    }
+    if out.len() > 1 {
+        for (id, _) in &out {
+            let n = &inner.networks[id];
+            if !matches!(n.driver, DriverConfig::Bridge(_)) {
+                return Err(EngineError::Invalid(format!(
+                    "conflicting options: container cannot be connected to network {:?} and to other networks",
+                    n.name.as_str()
+                )));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn check_requested_ip(
+    inner: &Inner,
+    net: &crate::model::Network,
+    ip: std::net::Ipv4Addr,
+) -> Result<()> {
+    let Some(b) = net.driver.bridge() else {
+        return Err(EngineError::Invalid(format!(
+            "user specified IP address is supported on user defined networks only (not on {:?})",
+            net.name.as_str()
+        )));
+    };
+    if net.default_bridge {
+        return Err(EngineError::Invalid(
+            "user specified IP address is supported on user defined networks only".into(),
+        ));
+    }
+    if !b.user_subnet {
+        return Err(EngineError::Invalid(format!(
+            "user specified IP address is supported only when connecting to networks with user configured subnets (network {:?} has an automatic subnet)",
+            net.name.as_str()
+        )));
+    }
+    let mut probe = inner.pools.get(&net.id).cloned().ok_or_else(|| {
+        EngineError::Internal(format!("network {} has no address pool", net.name))
+    })?;
+    probe.reserve(ip)?;
+    Ok(())
+}

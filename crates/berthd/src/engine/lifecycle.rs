@@ -1,0 +1,293 @@
+//! Start, stop, kill, wait, and what happens when a container's process ends.
+
+use super::Engine;
+use crate::error::{EngineError, Result};
+use crate::model::{now_rfc3339, Container, DriverConfig, Endpoint, Network, Status};
+use berth_core::id::ObjectId;
+use berth_core::mac;
+use berth_runtime::container::{self, ContainerSpec, Status as RtStatus};
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What `start` set up so far, undone if a later step fails.
+#[derive(Default)]
+struct Applied {
+    sandbox: Option<PathBuf>,
+    addresses: Vec<(ObjectId, std::net::Ipv4Addr)>,
+}
+
+impl Engine {
+    /// Starts a created or exited container. Returns false if it was already running.
+    pub fn start_container(self: &Arc<Self>, key: &str) -> Result<bool> {
+        let mut inner = self.lock();
+        let c = inner.container(key)?.clone();
+        if c.state.status == Status::Running {
+            return Ok(false);
+        }
+        let mut nets: Vec<Network> = Vec::new();
+        for (id, _) in &c.networks {
+            let n = inner.networks.get(id).cloned().ok_or_else(|| {
+                EngineError::NotFound(format!(
+                    "network {id} of container {} not found: it was removed; connect the container to another network",
+                    c.name
+                ))
+            })?;
+            nets.push(n);
+        }
+        let mut applied = Applied::default();
+        let result = self.start_applying(&mut inner, &c, &nets, &mut applied);
+        match result {
+            Ok((endpoints, started)) => {
+                let cm = inner.container_mut(&c.id)?;
+                cm.endpoints = endpoints;
+                cm.sandbox = applied.sandbox.as_ref().map(|p| p.display().to_string());
+                cm.state.status = Status::Running;
+                cm.state.pid = started.pid;
+                cm.state.shim_pid = started.shim_pid;
+                cm.state.exit_code = 0;
+                cm.state.error.clear();
+                cm.state.started_at = now_rfc3339();
+                let saved = self.store.save_container(cm);
+                drop(inner);
+                self.watch_exit(c.id.clone(), started.shim_pid);
+                self.notify();
+                saved.map(|_| true)
+            }
+            Err(e) => {
+                for (net, ip) in &applied.addresses {
+                    if let Some(pool) = inner.pools.get_mut(net) {
+                        pool.release(*ip);
+                    }
+                }
+                if let Some(p) = &applied.sandbox {
+                    let _ = self.net.release_sandbox(p);
+                }
+                if let Ok(cm) = inner.container_mut(&c.id) {
+                    cm.state.error = e.to_string();
+                    let _ = self.store.save_container(cm);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn start_applying(
+        &self,
+        inner: &mut super::Inner,
+        c: &Container,
+        nets: &[Network],
+        applied: &mut Applied,
+    ) -> Result<(Vec<Endpoint>, container::Started)> {
+        let host_mode = nets.iter().any(|n| n.driver == DriverConfig::Host);
+        let mut endpoints = Vec::new();
+        if !host_mode {
+            let path = self.sandbox_path(&c.id);
+            self.net.create_sandbox(&path)?;
+            applied.sandbox = Some(path.clone());
+            self.net.sandbox_lo_up(&path)?;
+            for (i, net) in nets.iter().enumerate() {
+                let Some(b) = net.driver.bridge() else {
+                    continue;
+                };
+                let request = &c.networks[i].1;
+                let pool = inner.pools.get_mut(&net.id).ok_or_else(|| {
+                    EngineError::Internal(format!("network {} has no address pool", net.name))
+                })?;
+                let ip = match request.ipv4 {
+                    Some(ip) => pool.reserve(ip).map(|_| ip)?,
+                    None => pool.allocate()?,
+                };
+                applied.addresses.push((net.id.clone(), ip));
+                let ep = Endpoint {
+                    id: ObjectId::generate(),
+                    network: net.id.clone(),
+                    ifname: format!("eth{}", endpoints.len()),
+                    host_ifname: format!("veth{}", &ObjectId::generate().as_str()[..7]),
+                    ipv4: ip,
+                    prefix_len: b.ipam.subnet.prefix_len(),
+                    gateway: b.ipam.gateway,
+                    mac: mac::format_mac(&mac::mac_from_ipv4(ip)),
+                };
+                self.driver(net).join(net, &ep, &path)?;
+                endpoints.push(ep);
+            }
+        }
+        let spec = self.spec(c, &endpoints, nets, applied.sandbox.clone())?;
+        let started = container::start(&self.shim, &spec)?;
+        Ok((endpoints, started))
+    }
+
+    fn spec(
+        &self,
+        c: &Container,
+        endpoints: &[Endpoint],
+        nets: &[Network],
+        sandbox: Option<PathBuf>,
+    ) -> Result<ContainerSpec> {
+        let image = self.images.get(&c.config.image_id)?;
+        let bundle = self.container_dir(&c.id);
+        let state_dir = self.state_dir(&c.id);
+        let _ = std::fs::remove_dir_all(&state_dir);
+        std::fs::create_dir_all(&state_dir)?;
+        let host_mode = sandbox.is_none();
+        let etc = super::files::write_etc_files(&bundle, c, endpoints, nets, host_mode)?;
+        let mut args = vec![c.config.path.clone()];
+        args.extend(c.config.args.iter().cloned());
+        let mut env = c.config.env.clone();
+        env.retain(|e| !e.starts_with("HOSTNAME="));
+        env.push(format!("HOSTNAME={}", c.config.hostname));
+        Ok(ContainerSpec {
+            id: c.id.to_string(),
+            layers: image.layers.clone(),
+            bundle,
+            state_dir,
+            args,
+            env,
+            cwd: if c.config.working_dir.is_empty() {
+                "/".into()
+            } else {
+                c.config.working_dir.clone()
+            },
+            hostname: c.config.hostname.clone(),
+            netns: sandbox,
+            etc_hosts: etc.hosts,
+            etc_hostname: etc.hostname,
+            etc_resolv: etc.resolv,
+        })
+    }
+
+    /// Watches the shim; when it ends, records the exit and releases the container's network.
+    pub(super) fn watch_exit(self: &Arc<Self>, id: ObjectId, shim_pid: i32) {
+        let engine = self.clone();
+        tokio::spawn(async move {
+            if let Some(fd) = pidfd_open(shim_pid) {
+                // SAFETY: `fd` is an owned pidfd that the AsyncFd keeps open until dropped.
+                if let Ok(afd) = unsafe { tokio::io::unix::AsyncFd::register(fd) } {
+                    let _ = afd.readable().await;
+                }
+            }
+            let e = engine.clone();
+            let _ = tokio::task::spawn_blocking(move || e.on_exit(&id)).await;
+        });
+    }
+
+    fn on_exit(&self, id: &ObjectId) {
+        let mut inner = self.lock();
+        let Ok(c) = inner.container_mut(id) else {
+            return;
+        };
+        if c.state.status != Status::Running {
+            return;
+        }
+        let (code, finished) = match container::status(&self.state_dir(id)) {
+            RtStatus::Exited { code, finished_at } => (code, finished_at),
+            RtStatus::Running { .. } => return,
+            RtStatus::Unknown => (255, now_rfc3339()),
+        };
+        c.state.status = Status::Exited;
+        c.state.exit_code = code;
+        c.state.finished_at = finished;
+        c.state.pid = 0;
+        c.state.shim_pid = 0;
+        c.sandbox = None;
+        let endpoints = std::mem::take(&mut c.endpoints);
+        let auto_remove = c.host_config.auto_remove;
+        let c = c.clone();
+        for ep in &endpoints {
+            if let Some(pool) = inner.pools.get_mut(&ep.network) {
+                pool.release(ep.ipv4);
+            }
+        }
+        if let Err(e) = self.net.release_sandbox(&self.sandbox_path(id)) {
+            tracing::warn!("releasing the network namespace of {id}: {e}");
+        }
+        if let Err(e) = self.store.save_container(&c) {
+            tracing::warn!("saving container {id}: {e}");
+        }
+        drop(inner);
+        self.notify();
+        if auto_remove {
+            if let Err(e) = self.remove_container(id.as_str(), true) {
+                tracing::warn!("auto-removing container {id}: {e}");
+            }
+        }
+    }
+
+    /// Sends `signal` to a running container's process.
+    pub fn kill_container(&self, key: &str, signal: i32) -> Result<()> {
+        let c = self.container(key)?;
+        if c.state.status != Status::Running {
+            return Err(EngineError::Conflict(format!(
+                "container {} is not running",
+                c.name
+            )));
+        }
+        container::signal(c.state.pid, signal)?;
+        Ok(())
+    }
+
+    /// SIGTERM, then SIGKILL after `timeout`. Returns false if it was not running.
+    pub async fn stop_container(self: &Arc<Self>, key: &str, timeout: Duration) -> Result<bool> {
+        let c = self.container(key)?;
+        if c.state.status != Status::Running {
+            return Ok(false);
+        }
+        let _ = container::signal(c.state.pid, libc::SIGTERM);
+        if !self.wait_not_running(&c.id, Some(timeout)).await {
+            let _ = container::signal(c.state.pid, libc::SIGKILL);
+            self.wait_not_running(&c.id, Some(Duration::from_secs(30)))
+                .await;
+        }
+        Ok(true)
+    }
+
+    /// Waits until the container is not running (or gone); false on timeout.
+    pub async fn wait_not_running(&self, id: &ObjectId, timeout: Option<Duration>) -> bool {
+        let mut rx = self.subscribe();
+        let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+        loop {
+            let running = self
+                .lock()
+                .containers
+                .get(id)
+                .is_some_and(|c| c.state.status == Status::Running);
+            if !running {
+                return true;
+            }
+            let changed = rx.changed();
+            match deadline {
+                Some(d) => {
+                    if tokio::time::timeout_at(d, changed).await.is_err() {
+                        return false;
+                    }
+                }
+                None => {
+                    let _ = changed.await;
+                }
+            }
+        }
+    }
+
+    /// Waits until the container is removed.
+    pub async fn wait_removed(&self, id: &ObjectId) {
+        let mut rx = self.subscribe();
+        while self.lock().containers.contains_key(id) {
+            let _ = rx.changed().await;
+        }
+    }
+}
+
+fn pidfd_open(pid: i32) -> Option<OwnedFd> {
+    if pid <= 0 {
+        return None;
+    }
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: the kernel just gave us this fd and nobody else owns it.
+    Some(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}

@@ -1,0 +1,126 @@
+//! The engine owns the daemon's state and runs every change as validate → apply → roll back.
+//!
+//! One mutex guards the in-memory state; each operation holds it while it changes the kernel,
+//! so operations on networks and containers are serialized (each is a few milliseconds).
+
+pub mod containers;
+mod exec;
+mod files;
+mod lifecycle;
+mod lookup;
+pub mod networks;
+mod reconcile;
+
+pub use exec::ExecRecord;
+
+use crate::config::DaemonConfig;
+use crate::driver::bridge::BridgeDriver;
+use crate::driver::{Driver, NoopDriver};
+use crate::error::Result;
+use crate::kernel::{Firewall, NetOps};
+use crate::model::{Container, DriverConfig, Network};
+use crate::store::Store;
+use berth_core::id::ObjectId;
+use berth_core::ipam::AddressPool;
+use berth_runtime::image::ImageStore;
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+pub struct Engine {
+    pub cfg: DaemonConfig,
+    store: Store,
+    pub images: ImageStore,
+    net: Arc<dyn NetOps>,
+    bridge: BridgeDriver,
+    noop: NoopDriver,
+    inner: Mutex<Inner>,
+    /// Bumped on every container state change; waiters watch it.
+    changes: tokio::sync::watch::Sender<u64>,
+    shim: PathBuf,
+}
+
+#[derive(Default)]
+struct Inner {
+    networks: BTreeMap<ObjectId, Network>,
+    /// Address pools of bridge networks, rebuilt from live endpoints at start.
+    pools: HashMap<ObjectId, AddressPool>,
+    containers: BTreeMap<ObjectId, Container>,
+    execs: HashMap<String, ExecRecord>,
+}
+
+impl Engine {
+    /// Opens the state, reconciles the kernel with it and returns the engine. `net` and `fw`
+    /// are the kernel (or fakes in tests), chosen by the caller.
+    pub fn new(
+        cfg: DaemonConfig,
+        net: Arc<dyn NetOps>,
+        fw: Arc<dyn Firewall>,
+    ) -> anyhow::Result<Arc<Self>> {
+        let store = Store::open(&cfg.data_root)?;
+        let images = ImageStore::open(&cfg.data_root.join("images"))?;
+        for d in ["netns", "containers"] {
+            std::fs::create_dir_all(cfg.exec_root.join(d))?;
+        }
+        let (changes, _) = tokio::sync::watch::channel(0);
+        let engine = Arc::new(Engine {
+            shim: cfg.shim_path(),
+            cfg,
+            store,
+            images,
+            bridge: BridgeDriver {
+                net: net.clone(),
+                fw,
+            },
+            net,
+            noop: NoopDriver,
+            inner: Mutex::new(Inner::default()),
+            changes,
+        });
+        engine.reconcile()?;
+        Ok(engine)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn driver(&self, net: &Network) -> &dyn Driver {
+        match net.driver {
+            DriverConfig::Bridge(_) => &self.bridge,
+            DriverConfig::Host | DriverConfig::Null => &self.noop,
+        }
+    }
+
+    fn notify(&self) {
+        self.changes.send_modify(|v| *v += 1);
+    }
+
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    fn sandbox_path(&self, id: &ObjectId) -> PathBuf {
+        self.cfg.exec_root.join("netns").join(id.as_str())
+    }
+
+    fn state_dir(&self, id: &ObjectId) -> PathBuf {
+        self.cfg.exec_root.join("containers").join(id.as_str())
+    }
+
+    pub fn container_dir(&self, id: &ObjectId) -> PathBuf {
+        self.store.container_dir(id.as_str())
+    }
+}
+
+/// Joins several teardown errors into one message (teardown carries on past each).
+fn join_errors(errors: Vec<String>) -> Result<()> {
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(crate::error::EngineError::Internal(errors.join("; ")))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,201 @@
+//! Daemon start: the predefined networks, then the kernel made to match the store
+//! (bridges and firewall re-created if missing, stale ones removed), then containers
+//! re-adopted (running ones keep running) or cleaned up.
+
+use super::Engine;
+use crate::driver::bridge::facts;
+use crate::error::Result;
+use crate::model::{now_rfc3339, BridgeConfig, DriverConfig, Network, Status};
+use berth_core::firewall;
+use berth_core::id::{Name, ObjectId};
+use berth_core::ipam::{self, AddressPool, IpamConfig};
+use berth_runtime::container::{self, Status as RtStatus};
+use std::collections::{BTreeMap, HashSet};
+
+pub const DEFAULT_BRIDGE_IFNAME: &str = "berth0";
+
+impl Engine {
+    pub(super) fn reconcile(&self) -> Result<()> {
+        self.net.enable_forwarding()?;
+        self.load_networks()?;
+        self.reconcile_kernel()?;
+        self.load_containers()?;
+        self.release_stale_sandboxes();
+        Ok(())
+    }
+
+    fn load_networks(&self) -> Result<()> {
+        let mut stored = self.store.load_networks()?;
+        let default_ipam = match self
+            .cfg
+            .default_bridge()
+            .map_err(|e| crate::error::EngineError::Invalid(e.to_string()))?
+        {
+            Some((gw, subnet)) => IpamConfig::new(subnet, Some(gw), None)?,
+            None => IpamConfig::new(
+                ipam::DEFAULT_BRIDGE_SUBNET
+                    .parse()
+                    .expect("constant subnet"),
+                None,
+                None,
+            )?,
+        };
+        for (name, driver) in [
+            ("bridge", None),
+            ("host", Some(DriverConfig::Host)),
+            ("none", Some(DriverConfig::Null)),
+        ] {
+            let driver = driver.unwrap_or_else(|| {
+                DriverConfig::Bridge(BridgeConfig {
+                    ifname: DEFAULT_BRIDGE_IFNAME.into(),
+                    ipam: default_ipam.clone(),
+                    internal: false,
+                    mtu: self.cfg.mtu,
+                    user_subnet: false,
+                })
+            });
+            match stored
+                .iter_mut()
+                .find(|n| n.predefined && n.name.as_str() == name)
+            {
+                // `--bip` or `--mtu` may have changed since the last start.
+                Some(n) => n.driver = driver,
+                None => stored.push(predefined(name, driver)),
+            }
+        }
+        let mut inner = self.lock();
+        for n in stored {
+            self.store.save_network(&n)?;
+            if let DriverConfig::Bridge(b) = &n.driver {
+                inner
+                    .pools
+                    .insert(n.id.clone(), AddressPool::new(b.ipam.clone()));
+            }
+            inner.networks.insert(n.id.clone(), n);
+        }
+        Ok(())
+    }
+
+    /// Bridges and the whole firewall table, as the store says they should be.
+    fn reconcile_kernel(&self) -> Result<()> {
+        let inner = self.lock();
+        let bridges: Vec<&BridgeConfig> = inner
+            .networks
+            .values()
+            .filter_map(|n| n.driver.bridge())
+            .collect();
+        for b in &bridges {
+            self.net
+                .ensure_bridge(&b.ifname, b.mtu, b.ipam.gateway_net())?;
+        }
+        let ours: HashSet<&str> = bridges.iter().map(|b| b.ifname.as_str()).collect();
+        for name in self.net.bridges()? {
+            if is_berth_bridge_name(&name) && !ours.contains(name.as_str()) {
+                if let Err(e) = self.net.delete_link(&name) {
+                    tracing::warn!("removing stale bridge {name}: {e}");
+                }
+            }
+        }
+        let facts: Vec<_> = bridges.iter().map(|b| facts(b)).collect();
+        self.bridge.fw.apply(&firewall::render_full(&facts))
+    }
+
+    fn load_containers(&self) -> Result<()> {
+        for mut c in self.store.load_containers()? {
+            if c.state.status == Status::Running {
+                match container::status(&self.state_dir(&c.id)) {
+                    RtStatus::Running { .. } => {
+                        let mut inner = self.lock();
+                        for ep in &c.endpoints {
+                            if let Some(pool) = inner.pools.get_mut(&ep.network) {
+                                let _ = pool.reserve(ep.ipv4);
+                            }
+                        }
+                        inner.containers.insert(c.id.clone(), c);
+                        continue;
+                    }
+                    RtStatus::Exited { code, finished_at } => {
+                        c.state.exit_code = code;
+                        c.state.finished_at = finished_at;
+                    }
+                    RtStatus::Unknown => {
+                        c.state.exit_code = 255;
+                        c.state.finished_at = now_rfc3339();
+                    }
+                }
+                c.state.status = Status::Exited;
+                c.state.pid = 0;
+                c.endpoints.clear();
+                c.sandbox = None;
+                let _ = self.net.release_sandbox(&self.sandbox_path(&c.id));
+                self.store.save_container(&c)?;
+            }
+            let auto_remove = c.host_config.auto_remove && c.state.status == Status::Exited;
+            let id = c.id.clone();
+            self.lock().containers.insert(id.clone(), c);
+            if auto_remove {
+                let _ = self.remove_container(id.as_str(), true);
+            }
+        }
+        Ok(())
+    }
+
+    /// Namespaces bound under the exec root that no running container owns.
+    fn release_stale_sandboxes(&self) {
+        let live: HashSet<String> = self
+            .lock()
+            .containers
+            .values()
+            .filter(|c| c.state.status == Status::Running)
+            .map(|c| c.id.to_string())
+            .collect();
+        let dir = self.cfg.exec_root.join("netns");
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            if !live.contains(&name) {
+                if let Err(err) = self.net.release_sandbox(&e.path()) {
+                    tracing::warn!("releasing stale namespace {name}: {err}");
+                }
+            }
+        }
+    }
+
+    /// Starts an exit watcher for every running container (after a restart).
+    pub fn watch_running(self: &std::sync::Arc<Self>) {
+        let running: Vec<(ObjectId, i32)> = self
+            .lock()
+            .containers
+            .values()
+            .filter(|c| c.state.status == Status::Running)
+            .map(|c| (c.id.clone(), c.state.shim_pid))
+            .collect();
+        for (id, shim) in running {
+            self.watch_exit(id, shim);
+        }
+    }
+}
+
+fn predefined(name: &str, driver: DriverConfig) -> Network {
+    Network {
+        id: ObjectId::generate(),
+        name: Name::try_from(name).expect("predefined names are valid"),
+        created: now_rfc3339(),
+        default_bridge: name == "bridge",
+        driver,
+        attachable: false,
+        predefined: true,
+        options: BTreeMap::new(),
+        labels: BTreeMap::new(),
+    }
+}
+
+/// Bridges Berth names itself: `berth0` and `br-<12 hex>`.
+fn is_berth_bridge_name(name: &str) -> bool {
+    name == DEFAULT_BRIDGE_IFNAME
+        || name
+            .strip_prefix("br-")
+            .is_some_and(|h| h.len() == 12 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+}

@@ -1,0 +1,226 @@
+//! The kernel effects the engine needs, behind two small traits, so the engine's logic can be
+//! tested with recording fakes. The real implementations call `berth-sys`; the daemon chooses
+//! them explicitly in `main`.
+
+use crate::error::Result;
+use berth_sys::netlink::{ContainerIf, Netlink};
+use berth_sys::netns::{self, NetNs};
+use ipnet::Ipv4Net;
+use std::path::Path;
+use std::sync::Mutex;
+
+/// Links, addresses and namespaces in berthd's network namespace.
+pub trait NetOps: Send + Sync {
+    /// Turns on IPv4 forwarding in berthd's namespace (containers reach the outside).
+    fn enable_forwarding(&self) -> Result<()>;
+    /// Creates the bridge, or, if a link of that name is already a bridge (restart), makes sure
+    /// it has the gateway address and is up.
+    fn ensure_bridge(&self, name: &str, mtu: u32, gateway: Ipv4Net) -> Result<()>;
+    fn delete_link(&self, name: &str) -> Result<()>;
+    /// Names of existing bridge links.
+    fn bridges(&self) -> Result<Vec<String>>;
+    /// IPv4 route destinations (to skip subnets already routed on the host).
+    fn routes(&self) -> Result<Vec<Ipv4Net>>;
+    /// A new network namespace bound at `path`.
+    fn create_sandbox(&self, path: &Path) -> Result<()>;
+    /// Brings `lo` up in the sandbox (for containers with no other interface).
+    fn sandbox_lo_up(&self, path: &Path) -> Result<()>;
+    fn release_sandbox(&self, path: &Path) -> Result<()>;
+    /// A veth from `bridge` into the sandbox, configured as `ifc`.
+    fn attach(
+        &self,
+        bridge: &str,
+        host_ifname: &str,
+        sandbox: &Path,
+        ifc: &ContainerIf,
+    ) -> Result<()>;
+}
+
+/// Applies nft scripts, each as one transaction.
+pub trait Firewall: Send + Sync {
+    fn apply(&self, script: &str) -> Result<()>;
+}
+
+/// The real kernel, through one netlink socket in berthd's namespace.
+pub struct KernelNet {
+    nl: Mutex<Netlink>,
+}
+
+impl KernelNet {
+    pub fn new() -> Result<Self> {
+        Ok(KernelNet {
+            nl: Mutex::new(Netlink::new()?),
+        })
+    }
+    fn nl(&self) -> std::sync::MutexGuard<'_, Netlink> {
+        self.nl.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl NetOps for KernelNet {
+    fn enable_forwarding(&self) -> Result<()> {
+        berth_sys::sysctl::set("net.ipv4.ip_forward", "1")?;
+        Ok(())
+    }
+
+    fn ensure_bridge(&self, name: &str, mtu: u32, gateway: Ipv4Net) -> Result<()> {
+        let mut nl = self.nl();
+        match nl.link_by_name(name)? {
+            Some(link) if link.kind == "bridge" => {
+                nl.ensure_address(link.index, gateway.into())?;
+                nl.set_link_up(link.index)?;
+                Ok(())
+            }
+            Some(link) => Err(crate::error::EngineError::Conflict(format!(
+                "cannot create bridge {name}: a {} link of that name already exists",
+                if link.kind.is_empty() {
+                    "non-bridge"
+                } else {
+                    &link.kind
+                }
+            ))),
+            None => {
+                nl.create_bridge(name, Some(mtu), Some(gateway))?;
+                Ok(())
+            }
+        }
+    }
+
+    fn delete_link(&self, name: &str) -> Result<()> {
+        let mut nl = self.nl();
+        if let Some(link) = nl.link_by_name(name)? {
+            nl.delete_link(link.index)?;
+        }
+        Ok(())
+    }
+
+    fn bridges(&self) -> Result<Vec<String>> {
+        let links = self.nl().links()?;
+        Ok(links
+            .into_iter()
+            .filter(|l| l.kind == "bridge")
+            .map(|l| l.name)
+            .collect())
+    }
+
+    fn routes(&self) -> Result<Vec<Ipv4Net>> {
+        Ok(self.nl().route_destinations_v4()?)
+    }
+
+    fn create_sandbox(&self, path: &Path) -> Result<()> {
+        NetNs::create_bound(path)?;
+        Ok(())
+    }
+
+    fn sandbox_lo_up(&self, path: &Path) -> Result<()> {
+        let ns = NetNs::open(path)?;
+        let mut nl = Netlink::in_netns(&ns)?;
+        nl.set_link_up(1)?;
+        Ok(())
+    }
+
+    fn release_sandbox(&self, path: &Path) -> Result<()> {
+        netns::release(path)?;
+        Ok(())
+    }
+
+    fn attach(
+        &self,
+        bridge: &str,
+        host_ifname: &str,
+        sandbox: &Path,
+        ifc: &ContainerIf,
+    ) -> Result<()> {
+        let ns = NetNs::open(sandbox)?;
+        let mut nl = self.nl();
+        let Some(br) = nl.link_by_name(bridge)? else {
+            return Err(crate::error::EngineError::Internal(format!(
+                "bridge {bridge} is missing (restart berthd to re-create it)"
+            )));
+        };
+        nl.create_veth_into(host_ifname, br.index, &ns, ifc)?;
+        Ok(())
+    }
+}
+
+/// The real firewall: `nft -f -`.
+pub struct KernelFirewall;
+
+impl Firewall for KernelFirewall {
+    fn apply(&self, script: &str) -> Result<()> {
+        berth_sys::nft::apply(script)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+pub mod fake {
+    //! Recording fakes for the engine's unit tests.
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[derive(Default)]
+    pub struct FakeNet {
+        pub bridges: Mutex<BTreeSet<String>>,
+        pub sandboxes: Mutex<BTreeSet<std::path::PathBuf>>,
+        pub veths: Mutex<Vec<(String, String)>>,
+        pub routes: Mutex<Vec<Ipv4Net>>,
+        /// When set, `attach` fails with this message.
+        pub fail_attach: Mutex<Option<String>>,
+    }
+
+    impl NetOps for FakeNet {
+        fn enable_forwarding(&self) -> Result<()> {
+            Ok(())
+        }
+        fn ensure_bridge(&self, name: &str, _mtu: u32, _gw: Ipv4Net) -> Result<()> {
+            self.bridges.lock().unwrap().insert(name.to_string());
+            Ok(())
+        }
+        fn delete_link(&self, name: &str) -> Result<()> {
+            self.bridges.lock().unwrap().remove(name);
+            self.veths.lock().unwrap().retain(|(h, _)| h != name);
+            Ok(())
+        }
+        fn bridges(&self) -> Result<Vec<String>> {
+            Ok(self.bridges.lock().unwrap().iter().cloned().collect())
+        }
+        fn routes(&self) -> Result<Vec<Ipv4Net>> {
+            Ok(self.routes.lock().unwrap().clone())
+        }
+        fn create_sandbox(&self, path: &Path) -> Result<()> {
+            self.sandboxes.lock().unwrap().insert(path.to_path_buf());
+            Ok(())
+        }
+        fn sandbox_lo_up(&self, _path: &Path) -> Result<()> {
+            Ok(())
+        }
+        fn release_sandbox(&self, path: &Path) -> Result<()> {
+            self.sandboxes.lock().unwrap().remove(path);
+            let p = path.display().to_string();
+            self.veths.lock().unwrap().retain(|(_, s)| *s != p);
+            Ok(())
+        }
+        fn attach(&self, _b: &str, host: &str, sandbox: &Path, _i: &ContainerIf) -> Result<()> {
+            if let Some(m) = self.fail_attach.lock().unwrap().clone() {
+                return Err(crate::error::EngineError::Internal(m));
+            }
+            self.veths
+                .lock()
+                .unwrap()
+                .push((host.to_string(), sandbox.display().to_string()));
+            Ok(())
+        }
+    }
+
+    #[derive(Default)]
+    pub struct FakeFirewall {
+        pub scripts: Mutex<Vec<String>>,
+    }
+    impl Firewall for FakeFirewall {
+        fn apply(&self, script: &str) -> Result<()> {
+            self.scripts.lock().unwrap().push(script.to_string());
+            Ok(())
+        }
+    }
+}

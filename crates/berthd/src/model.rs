@@ -1,0 +1,179 @@
+//! What the daemon stores: networks and containers, as typed records.
+
+use berth_core::id::{Name, ObjectId};
+use berth_core::ipam::IpamConfig;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+/// A network's driver, with the configuration only that driver has.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum DriverConfig {
+    Bridge(BridgeConfig),
+    Host,
+    Null,
+}
+
+impl DriverConfig {
+    /// The driver's name as Docker prints it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            DriverConfig::Bridge(_) => "bridge",
+            DriverConfig::Host => "host",
+            DriverConfig::Null => "null",
+        }
+    }
+    pub fn bridge(&self) -> Option<&BridgeConfig> {
+        match self {
+            DriverConfig::Bridge(b) => Some(b),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BridgeConfig {
+    /// `berth0` for the default network, `br-<first 12 of id>` otherwise.
+    pub ifname: String,
+    pub ipam: IpamConfig,
+    pub internal: bool,
+    pub mtu: u32,
+    /// Whether the subnet was given by the user (then `--ip` is allowed).
+    pub user_subnet: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Network {
+    pub id: ObjectId,
+    pub name: Name,
+    pub created: String,
+    pub driver: DriverConfig,
+    pub attachable: bool,
+    /// Predefined networks (`bridge`, `host`, `none`) cannot be removed.
+    pub predefined: bool,
+    /// The default bridge: no `--ip`, no embedded DNS.
+    pub default_bridge: bool,
+    pub options: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// What a container asked for on one network.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointRequest {
+    pub ipv4: Option<Ipv4Addr>,
+    pub aliases: Vec<String>,
+}
+
+/// A container's live attachment to a network (exists while it runs).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoint {
+    pub id: ObjectId,
+    pub network: ObjectId,
+    /// Inside the container: `eth0`, `eth1`, ...
+    pub ifname: String,
+    /// Host end of the veth.
+    pub host_ifname: String,
+    pub ipv4: Ipv4Addr,
+    pub prefix_len: u8,
+    pub gateway: Ipv4Addr,
+    pub mac: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerConfig {
+    pub image: String,
+    pub image_id: String,
+    /// The process: entrypoint + cmd resolved at create.
+    pub path: String,
+    pub args: Vec<String>,
+    pub cmd: Vec<String>,
+    pub entrypoint: Vec<String>,
+    pub env: Vec<String>,
+    pub working_dir: String,
+    pub hostname: String,
+    pub labels: BTreeMap<String, String>,
+    pub exposed_ports: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostConfig {
+    /// `default`, `bridge`, `host`, `none` or a network name/ID as given.
+    pub network_mode: String,
+    pub auto_remove: bool,
+    /// Docker's PortBindings JSON, kept verbatim for inspect (published in a later issue).
+    pub port_bindings: serde_json::Value,
+    pub dns: Vec<String>,
+    pub dns_search: Vec<String>,
+    pub dns_options: Vec<String>,
+    pub extra_hosts: Vec<String>,
+    pub links: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Created,
+    Running,
+    Exited,
+    Removing,
+}
+
+impl Status {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Exited => "exited",
+            Status::Removing => "removing",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct State {
+    pub status: Status,
+    pub pid: i32,
+    pub shim_pid: i32,
+    pub exit_code: i32,
+    pub error: String,
+    pub started_at: String,
+    pub finished_at: String,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            status: Status::Created,
+            pid: 0,
+            shim_pid: 0,
+            exit_code: 0,
+            error: String::new(),
+            started_at: ZERO_TIME.to_string(),
+            finished_at: ZERO_TIME.to_string(),
+        }
+    }
+}
+
+/// Docker's zero time, shown for "never".
+pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Container {
+    pub id: ObjectId,
+    pub name: Name,
+    pub created: String,
+    pub config: ContainerConfig,
+    pub host_config: HostConfig,
+    /// Networks by ID, in attach order, with what was asked for each.
+    pub networks: Vec<(ObjectId, EndpointRequest)>,
+    pub state: State,
+    /// Live endpoints while running (same order as `networks`).
+    pub endpoints: Vec<Endpoint>,
+    /// Whether the container has its own network namespace while running.
+    pub sandbox: Option<String>,
+}
+
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
