@@ -20,8 +20,8 @@ pub fn routes() -> Router<AppState> {
         .route("/networks/create", post(create))
         .route("/networks/prune", post(prune))
         .route("/networks/{id}", get(inspect).delete(remove))
-        .route("/networks/{id}/connect", post(unsupported))
-        .route("/networks/{id}/disconnect", post(unsupported))
+        .route("/networks/{id}/connect", post(connect))
+        .route("/networks/{id}/disconnect", post(disconnect))
         .route("/networks/{id}/", delete(remove))
 }
 
@@ -182,9 +182,51 @@ async fn prune(State(engine): State<AppState>) -> ApiResult<Json<Value>> {
     Ok(Json(serde_json::json!({ "NetworksDeleted": deleted })))
 }
 
-async fn unsupported() -> ApiError {
-    ApiError(
-        StatusCode::NOT_IMPLEMENTED,
-        "network connect/disconnect of running containers is not implemented yet".into(),
-    )
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct ConnectBody {
+    container: String,
+    endpoint_config: Option<EndpointConfigBody>,
+    force: bool,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct EndpointConfigBody {
+    #[serde(rename = "IPAMConfig")]
+    ipam_config: Option<IpamAddressBody>,
+    aliases: Option<Vec<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct IpamAddressBody {
+    #[serde(rename = "IPv4Address")]
+    ipv4_address: String,
+}
+
+async fn connect(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<StatusCode> {
+    let b: ConnectBody = body_json(&body)?;
+    let ep = b.endpoint_config.unwrap_or_default();
+    let ip = ep.ipam_config.map(|i| i.ipv4_address).unwrap_or_default();
+    let request = crate::model::EndpointRequest {
+        ipv4: parse("IPv4 address", &ip)?,
+        aliases: ep.aliases.unwrap_or_default(),
+    };
+    blocking(move || engine.connect(&id, &b.container, request)).await?;
+    Ok(StatusCode::OK)
+}
+
+async fn disconnect(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<StatusCode> {
+    let b: ConnectBody = body_json(&body)?;
+    blocking(move || engine.disconnect(&id, &b.container, b.force)).await?;
+    Ok(StatusCode::OK)
 }

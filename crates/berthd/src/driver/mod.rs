@@ -15,7 +15,6 @@ pub trait Driver: Send + Sync {
     fn join(&self, net: &Network, ep: &Endpoint, sandbox: &Path) -> Result<()>;
     /// Removes the endpoint from a sandbox that stays alive (`network disconnect`). When the
     /// whole sandbox goes, releasing it removes its interfaces; no `leave` is needed.
-    #[allow(dead_code)] // called by `network disconnect` (issue 4)
     fn leave(&self, net: &Network, ep: &Endpoint) -> Result<()>;
 }
 

@@ -101,6 +101,7 @@ impl Engine {
             endpoints: Vec::new(),
             sandbox: None,
         };
+        super::links::resolve_links(&inner, &c)?;
         self.store.save_container(&c)?;
         inner.containers.insert(id, c.clone());
         Ok(c)
@@ -239,7 +240,7 @@ fn plan_networks(inner: &Inner, req: &ContainerCreate) -> Result<Vec<(ObjectId, 
     Ok(out)
 }
 
-fn check_requested_ip(
+pub(super) fn check_requested_ip(
     inner: &Inner,
     net: &crate::model::Network,
     ip: std::net::Ipv4Addr,

@@ -20,6 +20,7 @@ pub fn write_etc_files(
     endpoints: &[Endpoint],
     _nets: &[Network],
     host_mode: bool,
+    links: &[(String, std::net::Ipv4Addr)],
 ) -> Result<EtcFiles> {
     std::fs::create_dir_all(bundle)?;
     let files = EtcFiles {
@@ -31,7 +32,7 @@ pub fn write_etc_files(
     let hosts = if host_mode {
         std::fs::read_to_string("/etc/hosts").unwrap_or_else(|_| LOCALHOST.to_string())
     } else {
-        hosts_file(c, endpoints)
+        hosts_file(c, endpoints, links)
     };
     let resolv = if host_mode {
         host_resolv
@@ -44,8 +45,15 @@ pub fn write_etc_files(
     Ok(files)
 }
 
-fn hosts_file(c: &Container, endpoints: &[Endpoint]) -> String {
+fn hosts_file(
+    c: &Container,
+    endpoints: &[Endpoint],
+    links: &[(String, std::net::Ipv4Addr)],
+) -> String {
     let mut s = LOCALHOST.to_string();
+    for (names, ip) in links {
+        let _ = writeln!(s, "{ip}\t{names}");
+    }
     for h in &c.host_config.extra_hosts {
         if let Some((name, ip)) = h.split_once(':').or_else(|| h.split_once('=')) {
             let _ = writeln!(s, "{ip}\t{name}");

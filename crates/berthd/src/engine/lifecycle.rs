@@ -88,35 +88,61 @@ impl Engine {
             applied.sandbox = Some(path.clone());
             self.net.sandbox_lo_up(&path)?;
             for (i, net) in nets.iter().enumerate() {
-                let Some(b) = net.driver.bridge() else {
+                if net.driver.bridge().is_none() {
                     continue;
-                };
-                let request = &c.networks[i].1;
-                let pool = inner.pools.get_mut(&net.id).ok_or_else(|| {
-                    EngineError::Internal(format!("network {} has no address pool", net.name))
-                })?;
-                let ip = match request.ipv4 {
-                    Some(ip) => pool.reserve(ip).map(|_| ip)?,
-                    None => pool.allocate()?,
-                };
-                applied.addresses.push((net.id.clone(), ip));
-                let ep = Endpoint {
-                    id: ObjectId::generate(),
-                    network: net.id.clone(),
-                    ifname: format!("eth{}", endpoints.len()),
-                    host_ifname: format!("veth{}", &ObjectId::generate().as_str()[..7]),
-                    ipv4: ip,
-                    prefix_len: b.ipam.subnet.prefix_len(),
-                    gateway: b.ipam.gateway,
-                    mac: mac::format_mac(&mac::mac_from_ipv4(ip)),
-                };
-                self.driver(net).join(net, &ep, &path)?;
+                }
+                let ifname = format!("eth{}", endpoints.len());
+                let ep = self.attach_endpoint(inner, net, &c.networks[i].1, ifname, &path)?;
+                applied.addresses.push((net.id.clone(), ep.ipv4));
                 endpoints.push(ep);
             }
         }
-        let spec = self.spec(c, &endpoints, nets, applied.sandbox.clone())?;
+        let links = super::links::resolve_links(inner, c)?;
+        let spec = self.spec(c, &endpoints, nets, applied.sandbox.clone(), &links)?;
         let started = container::start(&self.shim, &spec)?;
         Ok((endpoints, started))
+    }
+
+    /// Takes an address for `net` and joins the sandbox to it. On failure the address is
+    /// back in the pool and nothing is left in the kernel.
+    pub(super) fn attach_endpoint(
+        &self,
+        inner: &mut super::Inner,
+        net: &Network,
+        request: &crate::model::EndpointRequest,
+        ifname: String,
+        sandbox: &std::path::Path,
+    ) -> Result<Endpoint> {
+        let Some(b) = net.driver.bridge() else {
+            return Err(EngineError::Invalid(format!(
+                "network {} has no interfaces to attach",
+                net.name
+            )));
+        };
+        let pool = inner.pools.get_mut(&net.id).ok_or_else(|| {
+            EngineError::Internal(format!("network {} has no address pool", net.name))
+        })?;
+        let ip = match request.ipv4 {
+            Some(ip) => pool.reserve(ip).map(|_| ip)?,
+            None => pool.allocate()?,
+        };
+        let ep = Endpoint {
+            id: ObjectId::generate(),
+            network: net.id.clone(),
+            ifname,
+            host_ifname: format!("veth{}", &ObjectId::generate().as_str()[..7]),
+            ipv4: ip,
+            prefix_len: b.ipam.subnet.prefix_len(),
+            gateway: b.ipam.gateway,
+            mac: mac::format_mac(&mac::mac_from_ipv4(ip)),
+        };
+        if let Err(e) = self.driver(net).join(net, &ep, sandbox) {
+            if let Some(pool) = inner.pools.get_mut(&net.id) {
+                pool.release(ip);
+            }
+            return Err(e);
+        }
+        Ok(ep)
     }
 
     fn spec(
@@ -125,6 +151,7 @@ impl Engine {
         endpoints: &[Endpoint],
         nets: &[Network],
         sandbox: Option<PathBuf>,
+        links: &[super::links::Resolved],
     ) -> Result<ContainerSpec> {
         let image = self.images.get(&c.config.image_id)?;
         let bundle = self.container_dir(&c.id);
@@ -132,10 +159,27 @@ impl Engine {
         let _ = std::fs::remove_dir_all(&state_dir);
         std::fs::create_dir_all(&state_dir)?;
         let host_mode = sandbox.is_none();
-        let etc = super::files::write_etc_files(&bundle, c, endpoints, nets, host_mode)?;
+        // Legacy links write hosts entries and variables only on the default bridge; on
+        // user-defined networks the alias resolves through DNS instead.
+        let on_default = nets.iter().any(|n| n.default_bridge);
+        let legacy: Vec<&super::links::Resolved> = links.iter().filter(|_| on_default).collect();
+        let host_lines: Vec<(String, std::net::Ipv4Addr)> = legacy
+            .iter()
+            .map(|l| {
+                let mut names = format!("{} {}", l.link.alias, &l.target_id[..12]);
+                if l.link.alias != l.target_name {
+                    names.push(' ');
+                    names.push_str(&l.target_name);
+                }
+                (names, l.ip)
+            })
+            .collect();
+        let etc =
+            super::files::write_etc_files(&bundle, c, endpoints, nets, host_mode, &host_lines)?;
         let mut args = vec![c.config.path.clone()];
         args.extend(c.config.args.iter().cloned());
-        let mut env = c.config.env.clone();
+        let mut env: Vec<String> = legacy.iter().flat_map(|l| l.env.iter().cloned()).collect();
+        env.extend(c.config.env.iter().cloned());
         env.retain(|e| !e.starts_with("HOSTNAME="));
         env.push(format!("HOSTNAME={}", c.config.hostname));
         Ok(ContainerSpec {

@@ -3,10 +3,12 @@
 //! One mutex guards the in-memory state; each operation holds it while it changes the kernel,
 //! so operations on networks and containers are serialized (each is a few milliseconds).
 
+mod connect;
 pub mod containers;
 mod exec;
 mod files;
 mod lifecycle;
+mod links;
 mod lookup;
 pub mod networks;
 mod reconcile;

@@ -1,0 +1,112 @@
+//! `network connect` and `network disconnect`, for running and stopped containers.
+
+use super::Engine;
+use crate::error::{EngineError, Result};
+use crate::model::{DriverConfig, EndpointRequest, Status};
+
+impl Engine {
+    pub fn connect(&self, net_key: &str, ctr_key: &str, request: EndpointRequest) -> Result<()> {
+        let mut inner = self.lock();
+        let net = inner.network(net_key)?.clone();
+        let c = inner.container(ctr_key)?.clone();
+        if c.networks.iter().any(|(id, _)| *id == net.id) {
+            return Err(EngineError::Forbidden(format!(
+                "endpoint with name {} already exists in network {}",
+                c.name, net.name
+            )));
+        }
+        let current: Vec<_> = c
+            .networks
+            .iter()
+            .filter_map(|(id, _)| inner.networks.get(id))
+            .collect();
+        if !matches!(net.driver, DriverConfig::Bridge(_))
+            || current
+                .iter()
+                .any(|n| !matches!(n.driver, DriverConfig::Bridge(_)))
+        {
+            return Err(EngineError::Invalid(format!(
+                "container {} cannot be connected to network {}: a container in host or none \
+                 mode has no other networks",
+                c.name, net.name
+            )));
+        }
+        if let Some(ip) = request.ipv4 {
+            super::containers::check_requested_ip(&inner, &net, ip)?;
+        }
+        let mut endpoint = None;
+        if c.state.status == Status::Running {
+            let sandbox = self.sandbox_path(&c.id);
+            let ifname = next_ifname(c.endpoints.iter().map(|e| e.ifname.as_str()));
+            endpoint = Some(self.attach_endpoint(&mut inner, &net, &request, ifname, &sandbox)?);
+        }
+        let cm = inner.container_mut(&c.id)?;
+        cm.networks.push((net.id.clone(), request));
+        if let Some(ep) = endpoint.clone() {
+            cm.endpoints.push(ep);
+        }
+        if let Err(e) = self.store.save_container(cm) {
+            // Undo: the record on disk did not change, so neither may the kernel.
+            cm.networks.pop();
+            if let Some(ep) = endpoint {
+                cm.endpoints.pop();
+                let _ = self.driver(&net).leave(&net, &ep);
+                if let Some(pool) = inner.pools.get_mut(&net.id) {
+                    pool.release(ep.ipv4);
+                }
+            }
+            return Err(e);
+        }
+        drop(inner);
+        self.notify();
+        Ok(())
+    }
+
+    pub fn disconnect(&self, net_key: &str, ctr_key: &str, force: bool) -> Result<()> {
+        let mut inner = self.lock();
+        let c = inner.container(ctr_key)?.clone();
+        let net = match inner.network(net_key) {
+            Ok(n) => n.clone(),
+            Err(e) if force => {
+                // A network that is gone: drop it from the container's config.
+                let _ = e;
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        let Some(pos) = c.networks.iter().position(|(id, _)| *id == net.id) else {
+            return Err(EngineError::Invalid(format!(
+                "container {} is not connected to network {}",
+                c.name, net.name
+            )));
+        };
+        if !matches!(net.driver, DriverConfig::Bridge(_)) {
+            return Err(EngineError::Invalid(format!(
+                "container {} cannot be disconnected from the {} network",
+                c.name, net.name
+            )));
+        }
+        let ep = c.endpoints.iter().find(|e| e.network == net.id).cloned();
+        if let Some(ep) = &ep {
+            self.driver(&net).leave(&net, ep)?;
+            if let Some(pool) = inner.pools.get_mut(&net.id) {
+                pool.release(ep.ipv4);
+            }
+        }
+        let cm = inner.container_mut(&c.id)?;
+        cm.networks.remove(pos);
+        cm.endpoints.retain(|e| e.network != net.id);
+        self.store.save_container(cm)?;
+        drop(inner);
+        self.notify();
+        Ok(())
+    }
+}
+
+/// The lowest `ethN` not in use.
+fn next_ifname<'a>(used: impl Iterator<Item = &'a str> + Clone) -> String {
+    (0..)
+        .map(|i| format!("eth{i}"))
+        .find(|n| !used.clone().any(|u| u == n))
+        .expect("an unused interface name exists")
+}

@@ -1,0 +1,169 @@
+//! Legacy links (`--link name[:alias]`): hosts entries and Docker's environment variables.
+
+use super::Inner;
+use crate::error::{EngineError, Result};
+use crate::model::{Container, Status};
+use std::net::Ipv4Addr;
+
+/// One parsed `--link`: the target's name and the alias it is known by.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Link {
+    pub target: String,
+    pub alias: String,
+}
+
+/// `db`, `db:alias`, or the daemon's own form `/db:/web/alias`.
+pub fn parse_link(s: &str) -> Result<Link> {
+    let (name, alias) = s.split_once(':').unwrap_or((s, s));
+    let target = name.trim_start_matches('/').to_string();
+    let alias = alias.rsplit('/').next().unwrap_or(alias).to_string();
+    if target.is_empty() || alias.is_empty() {
+        return Err(EngineError::Invalid(format!(
+            "invalid link {s:?}: expected name or name:alias"
+        )));
+    }
+    Ok(Link { target, alias })
+}
+
+/// What a linking container gets for one link.
+pub struct Resolved {
+    pub link: Link,
+    pub target_id: String,
+    pub target_name: String,
+    pub ip: Ipv4Addr,
+    pub env: Vec<String>,
+}
+
+/// Checks every link of `c` against running containers and computes what it provides.
+pub fn resolve_links(inner: &Inner, c: &Container) -> Result<Vec<Resolved>> {
+    let mut out = Vec::new();
+    for raw in &c.host_config.links {
+        let link = parse_link(raw)?;
+        let t = inner.container(&link.target).map_err(|_| {
+            EngineError::NotFound(format!(
+                "could not get container for {}: no such container; start it before linking to it",
+                link.target
+            ))
+        })?;
+        if t.state.status != Status::Running {
+            return Err(EngineError::Conflict(format!(
+                "cannot link to a non running container: /{} AS /{}/{}",
+                t.name, c.name, link.alias
+            )));
+        }
+        // The address on a network both share, else the target's first.
+        let ep = t
+            .endpoints
+            .iter()
+            .find(|e| c.networks.iter().any(|(n, _)| *n == e.network))
+            .or_else(|| t.endpoints.first())
+            .ok_or_else(|| {
+                EngineError::Conflict(format!(
+                    "cannot link to /{}: it has no network address (host or none mode)",
+                    t.name
+                ))
+            })?;
+        let mut ports: Vec<String> = t.config.exposed_ports.clone();
+        if let Some(obj) = t.host_config.port_bindings.as_object() {
+            ports.extend(obj.keys().cloned());
+        }
+        let env = link_env(&link.alias, c.name.as_str(), ep.ipv4, &ports, &t.config.env);
+        out.push(Resolved {
+            target_id: t.id.to_string(),
+            target_name: t.name.to_string(),
+            ip: ep.ipv4,
+            env,
+            link,
+        });
+    }
+    Ok(out)
+}
+
+/// Docker's link variables: `ALIAS_NAME`, `ALIAS_PORT`, `ALIAS_PORT_<p>_<PROTO>{,_ADDR,_PORT,_PROTO}`,
+/// `ALIAS_ENV_<VAR>`.
+pub fn link_env(
+    alias: &str,
+    parent: &str,
+    ip: Ipv4Addr,
+    ports: &[String],
+    target_env: &[String],
+) -> Vec<String> {
+    let prefix = alias.to_ascii_uppercase().replace('-', "_");
+    let mut env = vec![format!("{prefix}_NAME=/{parent}/{alias}")];
+    let mut parsed: Vec<(u16, String)> = ports
+        .iter()
+        .filter_map(|p| {
+            let (port, proto) = p.split_once('/').unwrap_or((p, "tcp"));
+            port.parse::<u16>()
+                .ok()
+                .map(|n| (n, proto.to_ascii_lowercase()))
+        })
+        .collect();
+    parsed.sort();
+    parsed.dedup();
+    if let Some((port, proto)) = parsed.first() {
+        env.push(format!("{prefix}_PORT={proto}://{ip}:{port}"));
+    }
+    for (port, proto) in &parsed {
+        let p = format!("{prefix}_PORT_{port}_{}", proto.to_ascii_uppercase());
+        env.push(format!("{p}={proto}://{ip}:{port}"));
+        env.push(format!("{p}_ADDR={ip}"));
+        env.push(format!("{p}_PORT={port}"));
+        env.push(format!("{p}_PROTO={proto}"));
+    }
+    for e in target_env {
+        if let Some((k, v)) = e.split_once('=') {
+            if k != "HOME" && k != "PATH" && k != "HOSTNAME" {
+                env.push(format!("{prefix}_ENV_{k}={v}"));
+            }
+        }
+    }
+    env
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_parse_in_every_form() {
+        let l = |t: &str, a: &str| Link {
+            target: t.into(),
+            alias: a.into(),
+        };
+        assert_eq!(parse_link("db").unwrap(), l("db", "db"));
+        assert_eq!(parse_link("redis:cache").unwrap(), l("redis", "cache"));
+        assert_eq!(
+            parse_link("/redis:/web/cache").unwrap(),
+            l("redis", "cache")
+        );
+        assert!(parse_link(":x").is_err());
+    }
+
+    #[test]
+    fn env_follows_docker() {
+        let env = link_env(
+            "redis-host",
+            "web",
+            "172.17.0.2".parse().unwrap(),
+            &["6379/tcp".into(), "80".into()],
+            &["PATH=/bin".into(), "K=V".into()],
+        );
+        assert_eq!(
+            env,
+            vec![
+                "REDIS_HOST_NAME=/web/redis-host",
+                "REDIS_HOST_PORT=tcp://172.17.0.2:80",
+                "REDIS_HOST_PORT_80_TCP=tcp://172.17.0.2:80",
+                "REDIS_HOST_PORT_80_TCP_ADDR=172.17.0.2",
+                "REDIS_HOST_PORT_80_TCP_PORT=80",
+                "REDIS_HOST_PORT_80_TCP_PROTO=tcp",
+                "REDIS_HOST_PORT_6379_TCP=tcp://172.17.0.2:6379",
+                "REDIS_HOST_PORT_6379_TCP_ADDR=172.17.0.2",
+                "REDIS_HOST_PORT_6379_TCP_PORT=6379",
+                "REDIS_HOST_PORT_6379_TCP_PROTO=tcp",
+                "REDIS_HOST_ENV_K=V",
+            ]
+        );
+    }
+}
