@@ -77,7 +77,13 @@ for i in $(seq "$BERTH_BENCH_CONTAINERS"); do
   echo "$i $(time_ms b run -d --network app busybox sleep 1d)" >>"$scale"
 done
 block=$(( BERTH_BENCH_CONTAINERS >= 500 ? 100 : (BERTH_BENCH_CONTAINERS / 10 > 0 ? BERTH_BENCH_CONTAINERS / 10 : 1) ))
-scale_rows=$(awk -v blk="$block" '{k=int(($1-1)/blk); v[k]=v[k] " " $2; n[k]++} END{for(k=0;k in n;k++){m=split(v[k],a," "); asort(a); printf "| %d-%d | %.2f |\n", k*blk+1, (k+1)*blk, a[int((m+1)/2)]}}' "$scale")
+scale_rows=""
+for ((start = 1; start <= BERTH_BENCH_CONTAINERS; start += block)); do
+  end=$((start + block - 1))
+  m=$(awk -v s="$start" -v e="$end" '$1 >= s && $1 <= e {print $2}' "$scale" | sort -n |
+    awk '{v[NR]=$1} END{print v[int((NR+1)/2)]}')
+  scale_rows+="| $start-$end | $m |"$'\n'
+done
 
 med() { echo "${rows[$1]}" | awk -F' \\| ' '{print $2}'; }
 net_cost=$(awk -v a="$(med run_user)" -v b="$(med run_none)" 'BEGIN{printf "%.2f", a-b}')
