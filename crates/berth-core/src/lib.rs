@@ -5,3 +5,4 @@ pub mod firewall;
 pub mod id;
 pub mod ipam;
 pub mod mac;
+pub mod ports;

@@ -3,8 +3,11 @@
 
 mod common;
 
-use berth_core::firewall::{render_add_network, render_full, render_remove_network};
-use common::{default_bridge, internal_network, user_network};
+use berth_core::firewall::{
+    render_add_network, render_add_ports, render_full, render_full_with_ports,
+    render_remove_network, render_remove_ports,
+};
+use common::{default_bridge, internal_network, mappings, user_network};
 use std::path::PathBuf;
 
 /// Every pinned (file name, script) pair.
@@ -23,6 +26,12 @@ fn cases() -> Vec<(&'static str, String)> {
             "remove_internal.nft",
             render_remove_network(&internal_network()),
         ),
+        (
+            "full_ports.nft",
+            render_full_with_ports(&[default_bridge(), user_network()], &mappings()),
+        ),
+        ("add_ports.nft", render_add_ports(&mappings())),
+        ("remove_ports.nft", render_remove_ports(&mappings())),
     ]
 }
 

@@ -4,8 +4,11 @@
 
 mod common;
 
-use berth_core::firewall::{render_add_network, render_full, render_remove_network, NetworkFacts};
-use common::{default_bridge, internal_network, user_network};
+use berth_core::firewall::{
+    render_add_network, render_add_ports, render_full, render_full_with_ports,
+    render_remove_network, render_remove_ports, NetworkFacts,
+};
+use common::{default_bridge, internal_network, mappings, user_network};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -56,10 +59,11 @@ nft list table inet berth"#;
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// The elements line(s) of one set in an `nft list` output, joined.
+/// The elements line(s) of one set or map in an `nft list` output, joined.
 fn set_elements(listing: &str, set: &str) -> String {
     let start = listing
         .find(&format!("set {set} {{"))
+        .or_else(|| listing.find(&format!("map {set} {{")))
         .unwrap_or_else(|| panic!("set {set} missing in:\n{listing}"));
     let body = &listing[start..];
     let end = body.find('}').unwrap();
@@ -127,4 +131,63 @@ fn add_equals_full_with_the_network() {
     ]);
     let full = load_in_netns(&[render_full(&[default_bridge(), user_network()])]);
     assert_eq!(incremental, full);
+}
+
+#[test]
+fn full_with_ports_equals_full_plus_added_ports() {
+    if !can_unshare() {
+        return;
+    }
+    let nets = [default_bridge(), user_network()];
+    let full = load_in_netns(&[render_full_with_ports(&nets, &mappings())]);
+    let incremental = load_in_netns(&[render_full(&nets), render_add_ports(&mappings())]);
+    assert_eq!(full, incremental);
+    assert!(
+        set_elements(&full, "publish_range").contains("0.0.0.0/0 . tcp . 9000-9010 : 172.17.0.3"),
+        "{full}"
+    );
+    assert!(
+        set_elements(&full, "publish_port").contains("127.0.0.1 . udp . 5353 : 53"),
+        "{full}"
+    );
+}
+
+#[test]
+fn add_then_remove_ports_restores_the_table() {
+    if !can_unshare() {
+        return;
+    }
+    let nets = [default_bridge()];
+    let before = load_in_netns(&[render_full(&nets)]);
+    let after = load_in_netns(&[
+        render_full(&nets),
+        render_add_ports(&mappings()),
+        render_remove_ports(&mappings()),
+    ]);
+    assert_eq!(before, after);
+}
+
+#[test]
+fn overlapping_port_elements_are_refused() {
+    if !can_unshare() {
+        return;
+    }
+    let m = &mappings()[1];
+    let mut inner = *m;
+    inner.host_ip = "127.0.0.1".parse().unwrap();
+    inner.host_port = "9005-9006".parse().unwrap();
+    inner.container_port = inner.host_port;
+    let script = [render_full(&[]), render_add_ports(&[*m, inner])].concat();
+    let out = std::process::Command::new("unshare")
+        .args(["--net", "nft", "-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(script.as_bytes())?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    assert!(!out.status.success(), "nft accepted overlapping elements");
 }

@@ -1,9 +1,12 @@
 //! Berth's kernel effects: netlink, network namespaces, sysctls, nftables.
 //! Everything here is tested against the kernel in throwaway namespaces.
 
+pub mod conntrack;
 pub mod netlink;
 pub mod netns;
 pub mod nft;
+pub mod nftables;
+pub mod portcheck;
 pub mod sysctl;
 
 /// Errors of this crate: each says what failed, on which object, and the errno.

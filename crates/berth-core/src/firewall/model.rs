@@ -1,6 +1,7 @@
 //! The vocabulary of Berth's nftables table as typed values. Nothing here is text: the only
 //! place these become nft syntax is `render.rs`.
 
+use crate::ports::Proto;
 use ipnet::Ipv4Net;
 
 /// The named sets of the table. Per-network facts live only here, as elements.
@@ -48,6 +49,74 @@ impl Set {
     }
 }
 
+/// The maps of published ports. nft 1.0.6 cannot give a map a concatenated value, so each
+/// mapping is an address element and a port element with the same key. Single ports live in
+/// hash maps (exact match: the kernel's cost per change does not grow with their size); only
+/// ranges use an interval map (`flags interval`, whose updates cost in proportion to its
+/// size), so one element covers a whole range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Map {
+    /// `ipv4_addr . inet_proto . inet_service : ipv4_addr`, for a specific host address.
+    PublishAddr,
+    /// `ipv4_addr . inet_proto . inet_service : inet_service` (same keys as `PublishAddr`).
+    PublishPort,
+    /// `inet_proto . inet_service : ipv4_addr`, for every host address (0.0.0.0).
+    PublishAnyAddr,
+    /// `inet_proto . inet_service : inet_service`.
+    PublishAnyPort,
+    /// `ipv4_addr . inet_proto . inet_service : ipv4_addr` with `flags interval`: port ranges
+    /// published on the same container ports (DNAT rewrites the address only), 0.0.0.0 as
+    /// 0.0.0.0/0. Port-changing ranges are one hash element per port instead.
+    PublishRange,
+}
+
+impl Map {
+    /// Declaration (and rendering) order.
+    pub const ALL: [Map; 5] = [
+        Map::PublishAddr,
+        Map::PublishPort,
+        Map::PublishAnyAddr,
+        Map::PublishAnyPort,
+        Map::PublishRange,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Map::PublishAddr => "publish_addr",
+            Map::PublishPort => "publish_port",
+            Map::PublishAnyAddr => "publish_any_addr",
+            Map::PublishAnyPort => "publish_any_port",
+            Map::PublishRange => "publish_range",
+        }
+    }
+
+    /// What a packet is looked up by, in key order.
+    pub fn lookup(self) -> &'static [Selector] {
+        match self {
+            Map::PublishAnyAddr | Map::PublishAnyPort => &[Selector::L4Proto, Selector::ThDport],
+            _ => &[Selector::Ip4Daddr, Selector::L4Proto, Selector::ThDport],
+        }
+    }
+
+    pub fn value(self) -> MapValueType {
+        match self {
+            Map::PublishAddr | Map::PublishAnyAddr | Map::PublishRange => MapValueType::Ipv4Addr,
+            Map::PublishPort | Map::PublishAnyPort => MapValueType::InetService,
+        }
+    }
+
+    pub fn interval(self) -> bool {
+        self == Map::PublishRange
+    }
+}
+
+/// The value type of a map.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapValueType {
+    Ipv4Addr,
+    InetService,
+}
+
 /// The key type of a set.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SetKey {
@@ -88,6 +157,11 @@ pub enum Selector {
     IifName,
     OifName,
     Ip4Saddr,
+    Ip4Daddr,
+    /// `meta l4proto`
+    L4Proto,
+    /// `th dport`: the destination port of TCP, UDP or SCTP.
+    ThDport,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -112,6 +186,12 @@ pub enum Match {
     },
     CtState(Vec<CtState>),
     CtStatus(CtStatus),
+    /// `fib daddr type local`: the destination is an address of this host.
+    DaddrLocal,
+    /// `meta l4proto { ... }`
+    L4ProtoIn(Vec<Proto>),
+    /// `<selector> <prefix>`, e.g. `ip saddr 127.0.0.0/8`.
+    InPrefix(Selector, Ipv4Net),
 }
 
 impl Match {
@@ -136,6 +216,14 @@ pub enum Verdict {
     Accept,
     Drop,
     Masquerade,
+    /// Continue in a regular chain of the table.
+    Jump(&'static str),
+    /// `dnat ip to` the address looked up in `addr`, and the port looked up in `port` (none:
+    /// keep the port), each looked up by its `Map::lookup` key.
+    Dnat {
+        addr: Map,
+        port: Option<Map>,
+    },
 }
 
 /// All matches must hold for the verdict to apply.
@@ -202,11 +290,21 @@ pub struct Chain {
     pub rules: Vec<Rule>,
 }
 
-/// The table's skeleton: set declarations and chains, without elements.
+/// A chain without a hook, reached by `Verdict::Jump`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegularChain {
+    pub name: &'static str,
+    pub rules: Vec<Rule>,
+}
+
+/// The table's skeleton: set and map declarations and chains, without elements.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Table {
     pub sets: Vec<Set>,
+    pub maps: Vec<Map>,
     pub chains: Vec<Chain>,
+    /// Rendered after the base chains.
+    pub regular_chains: Vec<RegularChain>,
 }
 
 /// Whether an element script adds or deletes.

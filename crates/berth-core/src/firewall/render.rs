@@ -1,9 +1,10 @@
 //! The one place where firewall values become nft script text.
 
 use super::model::{
-    Chain, ChainType, CtState, CtStatus, Element, ElementOp, Hook, Match, Policy, Priority, Rule,
-    Selector, Set, SetElement, SetKey, Table, Verdict,
+    Chain, ChainType, CtState, CtStatus, Element, ElementOp, Hook, Map, MapValueType, Match,
+    Policy, Priority, RegularChain, Rule, Selector, Set, SetElement, SetKey, Table, Verdict,
 };
+use super::ports::{KeyField, MapElement, MapValue};
 use super::{TABLE_FAMILY, TABLE_NAME};
 use std::fmt::{self, Display, Formatter};
 
@@ -28,6 +29,9 @@ impl Display for Selector {
             Selector::IifName => "iifname",
             Selector::OifName => "oifname",
             Selector::Ip4Saddr => "ip saddr",
+            Selector::Ip4Daddr => "ip daddr",
+            Selector::L4Proto => "meta l4proto",
+            Selector::ThDport => "th dport",
         })
     }
 }
@@ -58,6 +62,9 @@ impl Display for Match {
             }
             Match::CtState(states) => write!(f, "ct state {}", Joined(states, ",")),
             Match::CtStatus(status) => write!(f, "ct status {status}"),
+            Match::DaddrLocal => f.write_str("fib daddr type local"),
+            Match::L4ProtoIn(protos) => write!(f, "meta l4proto {{ {} }}", Joined(protos, ", ")),
+            Match::InPrefix(selector, net) => write!(f, "{selector} {net}"),
         }
     }
 }
@@ -68,6 +75,15 @@ impl Display for Verdict {
             Verdict::Accept => "accept",
             Verdict::Drop => "drop",
             Verdict::Masquerade => "masquerade",
+            Verdict::Jump(chain) => return write!(f, "jump {chain}"),
+            Verdict::Dnat { addr, port } => {
+                let key = |m: &Map| Joined(m.lookup(), " . ").to_string();
+                write!(f, "dnat ip to {} map @{}", key(addr), addr.name())?;
+                if let Some(port) = port {
+                    write!(f, " : {} map @{}", key(port), port.name())?;
+                }
+                return Ok(());
+            }
         })
     }
 }
@@ -147,6 +163,32 @@ fn render_set(out: &mut String, set: Set) {
     out.push_str("\t}\n");
 }
 
+fn render_map(out: &mut String, map: Map) {
+    let value = match map.value() {
+        MapValueType::Ipv4Addr => "ipv4_addr",
+        MapValueType::InetService => "inet_service",
+    };
+    out.push_str(&format!("\tmap {} {{\n", map.name()));
+    let key = if map.lookup().len() == 2 {
+        "inet_proto . inet_service"
+    } else {
+        "ipv4_addr . inet_proto . inet_service"
+    };
+    out.push_str(&format!("\t\ttype {key} : {value}\n"));
+    if map.interval() {
+        out.push_str("\t\tflags interval\n");
+    }
+    out.push_str("\t}\n");
+}
+
+fn render_regular_chain(out: &mut String, chain: &RegularChain) {
+    out.push_str(&format!("\tchain {} {{\n", chain.name));
+    for rule in &chain.rules {
+        out.push_str(&format!("\t\t{rule}\n"));
+    }
+    out.push_str("\t}\n");
+}
+
 fn render_chain(out: &mut String, chain: &Chain) {
     out.push_str(&format!("\tchain {} {{\n", chain.name));
     out.push_str(&format!(
@@ -165,8 +207,14 @@ pub(super) fn render_table(out: &mut String, table: &Table) {
     for set in &table.sets {
         render_set(out, *set);
     }
+    for map in &table.maps {
+        render_map(out, *map);
+    }
     for chain in &table.chains {
         render_chain(out, chain);
+    }
+    for chain in &table.regular_chains {
+        render_regular_chain(out, chain);
     }
     out.push_str("}\n");
 }
@@ -191,6 +239,78 @@ pub(super) fn render_elements(out: &mut String, op: ElementOp, elements: &[SetEl
             "{verb} element {TABLE_FAMILY} {TABLE_NAME} {} {{ {} }}\n",
             set.name(),
             Joined(&of_set, ", ")
+        ));
+    }
+}
+
+impl Display for KeyField {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyField::Addr(a) => write!(f, "{a}"),
+            KeyField::Proto(p) => write!(f, "{p}"),
+            KeyField::Port(p) => write!(f, "{p}"),
+        }
+    }
+}
+
+/// One field of an interval key: `a`, `a-b`, and every address as `0.0.0.0/0`.
+fn field_range(start: &KeyField, end: &KeyField) -> String {
+    match (start, end) {
+        _ if start == end => start.to_string(),
+        (KeyField::Addr(a), KeyField::Addr(b)) if a.is_unspecified() && b.is_broadcast() => {
+            "0.0.0.0/0".into()
+        }
+        _ => format!("{start}-{end}"),
+    }
+}
+
+impl Display for MapElement {
+    /// The key: `0.0.0.0/0 . tcp . 9000-9010`, `tcp . 8080`.
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        let fields: Vec<String> = match &self.key_end {
+            Some(end) => self
+                .key
+                .iter()
+                .zip(end)
+                .map(|(a, b)| field_range(a, b))
+                .collect(),
+            None => self.key.iter().map(ToString::to_string).collect(),
+        };
+        f.write_str(&fields.join(" . "))
+    }
+}
+
+impl Display for MapValue {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match self {
+            MapValue::Addr(a) => write!(f, "{a}"),
+            MapValue::Port(p) => write!(f, "{p}"),
+        }
+    }
+}
+
+/// One `add element` / `delete element` line per map that has elements, in `Map::ALL` order.
+pub(super) fn render_map_elements(out: &mut String, op: ElementOp, elements: &[MapElement]) {
+    for map in Map::ALL {
+        let of_map: Vec<String> = elements
+            .iter()
+            .filter(|e| e.map == map)
+            .map(|e| match op {
+                ElementOp::Add => format!("{e} : {}", e.value),
+                ElementOp::Delete => e.to_string(),
+            })
+            .collect();
+        if of_map.is_empty() {
+            continue;
+        }
+        let verb = match op {
+            ElementOp::Add => "add",
+            ElementOp::Delete => "delete",
+        };
+        out.push_str(&format!(
+            "{verb} element {TABLE_FAMILY} {TABLE_NAME} {} {{ {} }}\n",
+            map.name(),
+            of_map.join(", ")
         ));
     }
 }

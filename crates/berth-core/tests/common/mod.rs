@@ -25,3 +25,38 @@ pub fn internal_network() -> NetworkFacts {
         internal: true,
     }
 }
+
+/// Mappings of every kind: port-changing single, keep-port range, a specific host address
+/// (UDP), and a port-changing range (one element per port).
+#[allow(dead_code)] // Not every test binary that includes this module uses it.
+pub fn mappings() -> Vec<berth_core::ports::PortMapping> {
+    use berth_core::ports::{PortMapping, Proto};
+    let m = |host_ip: &str, proto, host: &str, container_ip: &str, container: &str| {
+        PortMapping::new(
+            host_ip.parse().unwrap(),
+            proto,
+            host.parse().unwrap(),
+            container_ip.parse().unwrap(),
+            container.parse().unwrap(),
+        )
+        .unwrap()
+    };
+    vec![
+        m("0.0.0.0", Proto::Tcp, "8080", "172.17.0.2", "80"),
+        m(
+            "0.0.0.0",
+            Proto::Tcp,
+            "9000-9010",
+            "172.17.0.3",
+            "9000-9010",
+        ),
+        m("127.0.0.1", Proto::Udp, "5353", "172.18.0.2", "53"),
+        m(
+            "0.0.0.0",
+            Proto::Sctp,
+            "7000-7002",
+            "172.17.0.4",
+            "8000-8002",
+        ),
+    ]
+}
