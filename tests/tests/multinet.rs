@@ -84,3 +84,89 @@ fn connect_with_a_static_ip_and_a_taken_one() {
         "b joined data despite the error: {nets}"
     );
 }
+
+#[test]
+fn internal_networks_never_get_the_default_route_and_hosts_lists_every_address() {
+    let sb = Sandbox::ready();
+    sb.berth_ok(&[
+        "network",
+        "create",
+        "--internal",
+        "--subnet",
+        "10.64.0.0/24",
+        "secret",
+    ]);
+    sb.berth_ok(&["network", "create", "--subnet", "10.65.0.0/24", "open"]);
+    sb.run_d(&[
+        "--name",
+        "c",
+        "--network",
+        "secret",
+        "busybox",
+        "sleep",
+        "1d",
+    ]);
+    let routes = sb.berth_ok(&["exec", "c", "ip", "route"]);
+    assert!(
+        !routes.contains("default"),
+        "internal-only container has a default route:\n{routes}"
+    );
+
+    // Connecting a network with a way out gives the default route through it.
+    sb.berth_ok(&["network", "connect", "open", "c"]);
+    let routes = sb.berth_ok(&["exec", "c", "ip", "route"]);
+    assert!(
+        routes.contains("default via 10.65.0.1"),
+        "default route via open:\n{routes}"
+    );
+    let hosts = sb.berth_ok(&["exec", "c", "cat", "/etc/hosts"]);
+    let secret_ip = sb.container_ip("c", "secret");
+    let open_ip = sb.container_ip("c", "open");
+    assert!(
+        hosts.contains(&secret_ip) && hosts.contains(&open_ip),
+        "hosts:\n{hosts}"
+    );
+    sb.berth_ok(&["network", "disconnect", "open", "c"]);
+    let hosts = sb.berth_ok(&["exec", "c", "cat", "/etc/hosts"]);
+    assert!(
+        !hosts.contains(&open_ip),
+        "hosts after disconnect:\n{hosts}"
+    );
+}
+
+#[test]
+fn add_host_with_host_gateway_is_the_default_bridge_gateway() {
+    let sb = Sandbox::ready();
+    let out = sb.berth_ok(&[
+        "run",
+        "--rm",
+        "--add-host",
+        "hostbox:host-gateway",
+        "--add-host",
+        "db:10.9.9.9",
+        "busybox",
+        "cat",
+        "/etc/hosts",
+    ]);
+    assert!(out.contains("172.17.0.1\thostbox"), "{out}");
+    assert!(out.contains("10.9.9.9\tdb"), "{out}");
+}
+
+#[test]
+fn predefined_names_cannot_be_created_and_dangling_filter_lists_unused_networks() {
+    let sb = Sandbox::ready();
+    for name in ["bridge", "host", "none"] {
+        let out = sb.berth_fails(&["network", "create", name]);
+        assert!(out.text_lower().contains("pre-defined"), "{name}: {out}");
+    }
+    sb.berth_ok(&["network", "create", "used"]);
+    sb.berth_ok(&["network", "create", "unused"]);
+    sb.run_d(&["--name", "u", "--network", "used", "busybox", "sleep", "1d"]);
+    let dangling = sb.berth_ok(&["network", "ls", "--filter", "dangling=true"]);
+    let names: Vec<&str> = dangling
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .collect();
+    assert_eq!(names, vec!["unused"], "dangling networks:\n{dangling}");
+}

@@ -29,6 +29,9 @@ pub struct DaemonConfig {
     /// Default MTU of networks' interfaces.
     #[arg(long, default_value_t = 1500)]
     pub mtu: u32,
+    /// DNS servers containers' names are forwarded to (default: the host's resolv.conf).
+    #[arg(long = "dns")]
+    pub dns: Vec<String>,
     /// Path of the shim binary (default: `berth-shim` next to berthd).
     #[arg(long, hide = true)]
     pub shim: Option<PathBuf>,

@@ -78,6 +78,10 @@ pub struct Endpoint {
     pub prefix_len: u8,
     pub gateway: Ipv4Addr,
     pub mac: String,
+    /// Whether the container's default route goes through this endpoint: the first endpoint
+    /// on a network that is not internal (internal networks never get one).
+    #[serde(default)]
+    pub default_route: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

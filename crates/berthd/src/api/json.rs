@@ -68,7 +68,12 @@ pub fn network(engine: &Engine, n: &Network) -> Value {
     })
 }
 
-fn endpoint_settings(n: Option<&Network>, ep: Option<&Endpoint>, aliases: &[String]) -> Value {
+fn endpoint_settings(
+    n: Option<&Network>,
+    ep: Option<&Endpoint>,
+    aliases: &[String],
+    dns_names: Value,
+) -> Value {
     let (ip, prefix, gw, mac, ep_id) = match ep {
         Some(e) => (
             e.ipv4.to_string(),
@@ -98,7 +103,7 @@ fn endpoint_settings(n: Option<&Network>, ep: Option<&Endpoint>, aliases: &[Stri
         "IPv6Gateway": "",
         "GlobalIPv6Address": "",
         "GlobalIPv6PrefixLen": 0,
-        "DNSNames": null,
+        "DNSNames": dns_names,
     })
 }
 
@@ -112,7 +117,25 @@ fn networks_map(engine: &Engine, c: &Container) -> Map<String, Value> {
             .as_ref()
             .map(|n| n.name.to_string())
             .unwrap_or_else(|| id.to_string());
-        let mut v = endpoint_settings(n.as_ref(), ep, &req.aliases);
+        // Names the embedded DNS answers for on user-defined networks: name, aliases, short
+        // ID, hostname.
+        let dns_names = match &n {
+            Some(net) if ep.is_some() && !net.default_bridge && net.driver.bridge().is_some() => {
+                let mut names = vec![c.name.to_string()];
+                for extra in req
+                    .aliases
+                    .iter()
+                    .chain([&c.id.short().to_string(), &c.config.hostname])
+                {
+                    if !names.contains(extra) {
+                        names.push(extra.clone());
+                    }
+                }
+                serde_json::json!(names)
+            }
+            _ => Value::Null,
+        };
+        let mut v = endpoint_settings(n.as_ref(), ep, &req.aliases, dns_names);
         if let Some(ip) = req.ipv4 {
             v["IPAMConfig"] = json!({ "IPv4Address": ip.to_string() });
         }

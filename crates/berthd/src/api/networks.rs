@@ -125,7 +125,7 @@ async fn create(State(engine): State<AppState>, body: Bytes) -> ApiResult<impl I
     ))
 }
 
-fn matches(n: &Network, filters: &BTreeMap<String, Vec<String>>) -> bool {
+fn matches(n: &Network, in_use: bool, filters: &BTreeMap<String, Vec<String>>) -> bool {
     filters.iter().all(|(k, vals)| {
         vals.is_empty()
             || vals.iter().any(|v| match k.as_str() {
@@ -138,7 +138,7 @@ fn matches(n: &Network, filters: &BTreeMap<String, Vec<String>>) -> bool {
                     Some((lk, lv)) => n.labels.get(lk).is_some_and(|x| x == lv),
                     None => n.labels.contains_key(v),
                 },
-                "dangling" => true,
+                "dangling" => (v == "true" || v == "1") == (!n.predefined && !in_use),
                 _ => false,
             })
     })
@@ -154,11 +154,22 @@ async fn list(
     }) {
         return Err(ApiError::bad_request(format!("invalid filter '{k}'")));
     }
+    for (k, allowed) in [
+        ("type", &["custom", "builtin"][..]),
+        ("dangling", &["true", "false", "1", "0"][..]),
+    ] {
+        if let Some(v) = filters
+            .get(k)
+            .and_then(|vs| vs.iter().find(|v| !allowed.contains(&v.as_str())))
+        {
+            return Err(ApiError::bad_request(format!("invalid filter '{k}={v}'")));
+        }
+    }
     let out = blocking(move || {
         Ok(engine
             .networks()
             .iter()
-            .filter(|n| matches(n, &filters))
+            .filter(|n| matches(n, !engine.network_endpoints(&n.id).is_empty(), &filters))
             .map(|n| json::network(&engine, n))
             .collect())
     })

@@ -67,8 +67,7 @@ impl Driver for BridgeDriver {
         let ifc = ContainerIf {
             name: ep.ifname.clone(),
             address,
-            // Only the first interface gets the default route, as in Docker.
-            gateway: (ep.ifname == "eth0").then_some(ep.gateway),
+            gateway: ep.default_route.then_some(ep.gateway),
             mac: mac::mac_from_ipv4(ep.ipv4),
             mtu: cfg.mtu,
         };

@@ -38,7 +38,10 @@ impl Engine {
         if c.state.status == Status::Running {
             let sandbox = self.sandbox_path(&c.id);
             let ifname = next_ifname(c.endpoints.iter().map(|e| e.ifname.as_str()));
-            endpoint = Some(self.attach_endpoint(&mut inner, &net, &request, ifname, &sandbox)?);
+            let route = !c.endpoints.iter().any(|e| e.default_route)
+                && !net.driver.bridge().is_some_and(|b| b.internal);
+            endpoint =
+                Some(self.attach_endpoint(&mut inner, &net, &request, ifname, route, &sandbox)?);
         }
         let cm = inner.container_mut(&c.id)?;
         cm.networks.push((net.id.clone(), request));
@@ -57,6 +60,8 @@ impl Engine {
             }
             return Err(e);
         }
+        let c = cm.clone();
+        self.rewrite_hosts(&inner, &c);
         drop(inner);
         self.notify();
         Ok(())
@@ -97,6 +102,8 @@ impl Engine {
         cm.networks.remove(pos);
         cm.endpoints.retain(|e| e.network != net.id);
         self.store.save_container(cm)?;
+        let c = cm.clone();
+        self.rewrite_hosts(&inner, &c);
         drop(inner);
         self.notify();
         Ok(())

@@ -18,9 +18,10 @@ pub fn write_etc_files(
     bundle: &Path,
     c: &Container,
     endpoints: &[Endpoint],
-    _nets: &[Network],
+    nets: &[Network],
     host_mode: bool,
     links: &[(String, std::net::Ipv4Addr)],
+    host_gateway: Option<std::net::Ipv4Addr>,
 ) -> Result<EtcFiles> {
     std::fs::create_dir_all(bundle)?;
     let files = EtcFiles {
@@ -32,10 +33,12 @@ pub fn write_etc_files(
     let hosts = if host_mode {
         std::fs::read_to_string("/etc/hosts").unwrap_or_else(|_| LOCALHOST.to_string())
     } else {
-        hosts_file(c, endpoints, links)
+        hosts_file(c, endpoints, links, host_gateway)
     };
     let resolv = if host_mode {
         host_resolv
+    } else if uses_embedded_dns(nets) {
+        embedded_resolv_conf(&host_resolv, c)
     } else {
         resolv_conf(&host_resolv, c)
     };
@@ -45,10 +48,13 @@ pub fn write_etc_files(
     Ok(files)
 }
 
-fn hosts_file(
+/// localhost, legacy links, `--add-host` entries (`host-gateway` is the default bridge's
+/// gateway, as in Docker), then one line per endpoint with the container's hostname.
+pub fn hosts_file(
     c: &Container,
     endpoints: &[Endpoint],
     links: &[(String, std::net::Ipv4Addr)],
+    host_gateway: Option<std::net::Ipv4Addr>,
 ) -> String {
     let mut s = LOCALHOST.to_string();
     for (names, ip) in links {
@@ -56,11 +62,20 @@ fn hosts_file(
     }
     for h in &c.host_config.extra_hosts {
         if let Some((name, ip)) = h.split_once(':').or_else(|| h.split_once('=')) {
+            let ip = match (ip, host_gateway) {
+                ("host-gateway", Some(gw)) => gw.to_string(),
+                _ => ip.to_string(),
+            };
             let _ = writeln!(s, "{ip}\t{name}");
         }
     }
-    if let Some(ep) = endpoints.first() {
-        let _ = writeln!(s, "{}\t{}", ep.ipv4, c.config.hostname);
+    let host = &c.config.hostname;
+    let names = match host.split_once('.') {
+        Some((short, _)) => format!("{host} {short}"),
+        None => host.clone(),
+    };
+    for ep in endpoints {
+        let _ = writeln!(s, "{}\t{names}", ep.ipv4);
     }
     s
 }
@@ -95,6 +110,7 @@ pub fn resolv_conf(host: &str, c: &Container) -> String {
     for s in servers {
         let _ = writeln!(out, "nameserver {s}");
     }
+    let search = clean_search(search);
     if !search.is_empty() {
         let _ = writeln!(out, "search {}", search.join(" "));
     }
@@ -104,8 +120,74 @@ pub fn resolv_conf(host: &str, c: &Container) -> String {
     out
 }
 
+/// Containers on a user-defined bridge get the embedded resolver; the default bridge does not
+/// (as in Docker).
+pub fn uses_embedded_dns(nets: &[Network]) -> bool {
+    nets.iter()
+        .any(|n| n.driver.bridge().is_some() && !n.default_bridge)
+}
+
+/// `nameserver 127.0.0.11`, the search domains and options of the container or the host, and
+/// `ndots:0` unless an ndots option is given.
+pub fn embedded_resolv_conf(host: &str, c: &Container) -> String {
+    let hc = &c.host_config;
+    let mut search: Vec<String> = hc.dns_search.clone();
+    let mut options: Vec<String> = hc.dns_options.clone();
+    for line in host.lines() {
+        let mut words = line.split_whitespace();
+        match words.next() {
+            Some("search") | Some("domain") if hc.dns_search.is_empty() => {
+                search.extend(words.map(str::to_string))
+            }
+            Some("options") if hc.dns_options.is_empty() => {
+                options.extend(words.map(str::to_string))
+            }
+            _ => {}
+        }
+    }
+    if !options.iter().any(|o| o.starts_with("ndots:")) {
+        options.push("ndots:0".into());
+    }
+    let mut out = String::from("nameserver 127.0.0.11\n");
+    let search = clean_search(search);
+    if !search.is_empty() {
+        let _ = writeln!(out, "search {}", search.join(" "));
+    }
+    let _ = writeln!(out, "options {}", options.join(" "));
+    out
+}
+
+/// The servers names are forwarded to: the container's `--dns`, else the daemon's, else the
+/// host's resolv.conf (loopback ones included: the resolver queries them from the host).
+#[allow(dead_code)] // wired with the embedded DNS
+pub fn upstream_servers(
+    host: &str,
+    container_dns: &[String],
+    daemon_dns: &[String],
+) -> Vec<String> {
+    if !container_dns.is_empty() {
+        return container_dns.to_vec();
+    }
+    if !daemon_dns.is_empty() {
+        return daemon_dns.to_vec();
+    }
+    host.lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            (w.next() == Some("nameserver"))
+                .then(|| w.next().map(str::to_string))
+                .flatten()
+        })
+        .collect()
+}
+
 fn is_loopback(ip: &str) -> bool {
     ip.parse::<std::net::IpAddr>()
         .map(|a| a.is_loopback())
         .unwrap_or(false)
+}
+
+/// The `search` list without `.` (which means "no search domains", as in Docker).
+fn clean_search(search: Vec<String>) -> Vec<String> {
+    search.into_iter().filter(|d| d != ".").collect()
 }

@@ -92,13 +92,24 @@ impl Engine {
                     continue;
                 }
                 let ifname = format!("eth{}", endpoints.len());
-                let ep = self.attach_endpoint(inner, net, &c.networks[i].1, ifname, &path)?;
+                let route = !endpoints.iter().any(|e: &Endpoint| e.default_route)
+                    && !net.driver.bridge().is_some_and(|b| b.internal);
+                let ep =
+                    self.attach_endpoint(inner, net, &c.networks[i].1, ifname, route, &path)?;
                 applied.addresses.push((net.id.clone(), ep.ipv4));
                 endpoints.push(ep);
             }
         }
         let links = super::links::resolve_links(inner, c)?;
-        let spec = self.spec(c, &endpoints, nets, applied.sandbox.clone(), &links)?;
+        let gateway = super::links::default_gateway(inner);
+        let spec = self.spec(
+            c,
+            &endpoints,
+            nets,
+            applied.sandbox.clone(),
+            &links,
+            gateway,
+        )?;
         let started = container::start(&self.shim, &spec)?;
         Ok((endpoints, started))
     }
@@ -111,6 +122,7 @@ impl Engine {
         net: &Network,
         request: &crate::model::EndpointRequest,
         ifname: String,
+        default_route: bool,
         sandbox: &std::path::Path,
     ) -> Result<Endpoint> {
         let Some(b) = net.driver.bridge() else {
@@ -135,6 +147,7 @@ impl Engine {
             prefix_len: b.ipam.subnet.prefix_len(),
             gateway: b.ipam.gateway,
             mac: mac::format_mac(&mac::mac_from_ipv4(ip)),
+            default_route,
         };
         if let Err(e) = self.driver(net).join(net, &ep, sandbox) {
             if let Some(pool) = inner.pools.get_mut(&net.id) {
@@ -152,6 +165,7 @@ impl Engine {
         nets: &[Network],
         sandbox: Option<PathBuf>,
         links: &[super::links::Resolved],
+        host_gateway: Option<std::net::Ipv4Addr>,
     ) -> Result<ContainerSpec> {
         let image = self.images.get(&c.config.image_id)?;
         let bundle = self.container_dir(&c.id);
@@ -163,19 +177,16 @@ impl Engine {
         // user-defined networks the alias resolves through DNS instead.
         let on_default = nets.iter().any(|n| n.default_bridge);
         let legacy: Vec<&super::links::Resolved> = links.iter().filter(|_| on_default).collect();
-        let host_lines: Vec<(String, std::net::Ipv4Addr)> = legacy
-            .iter()
-            .map(|l| {
-                let mut names = format!("{} {}", l.link.alias, &l.target_id[..12]);
-                if l.link.alias != l.target_name {
-                    names.push(' ');
-                    names.push_str(&l.target_name);
-                }
-                (names, l.ip)
-            })
-            .collect();
-        let etc =
-            super::files::write_etc_files(&bundle, c, endpoints, nets, host_mode, &host_lines)?;
+        let host_lines = self.link_host_lines(c, links, on_default);
+        let etc = super::files::write_etc_files(
+            &bundle,
+            c,
+            endpoints,
+            nets,
+            host_mode,
+            &host_lines,
+            host_gateway,
+        )?;
         let mut args = vec![c.config.path.clone()];
         args.extend(c.config.args.iter().cloned());
         let mut env: Vec<String> = legacy.iter().flat_map(|l| l.env.iter().cloned()).collect();

@@ -121,6 +121,61 @@ pub fn link_env(
     env
 }
 
+impl super::Engine {
+    /// The hosts lines of `c`'s legacy links (default bridge only; on user-defined networks
+    /// links resolve through DNS).
+    pub(super) fn link_host_lines(
+        &self,
+        c: &Container,
+        links: &[Resolved],
+        on_default_bridge: bool,
+    ) -> Vec<(String, Ipv4Addr)> {
+        let _ = c;
+        links
+            .iter()
+            .filter(|_| on_default_bridge)
+            .map(|l| {
+                let mut names = format!("{} {}", l.link.alias, &l.target_id[..12]);
+                if l.link.alias != l.target_name {
+                    names.push(' ');
+                    names.push_str(&l.target_name);
+                }
+                (names, l.ip)
+            })
+            .collect()
+    }
+
+    /// Rewrites a running container's /etc/hosts in place (it is bind-mounted) after its
+    /// endpoints changed.
+    pub(super) fn rewrite_hosts(&self, inner: &Inner, c: &Container) {
+        if c.state.status != Status::Running || c.sandbox.is_none() {
+            return;
+        }
+        let on_default = c.endpoints.iter().any(|e| {
+            inner
+                .networks
+                .get(&e.network)
+                .is_some_and(|n| n.default_bridge)
+        });
+        let links = resolve_links(inner, c).unwrap_or_default();
+        let lines = self.link_host_lines(c, &links, on_default);
+        let text = super::files::hosts_file(c, &c.endpoints, &lines, default_gateway(inner));
+        let path = self.container_dir(&c.id).join("hosts");
+        if let Err(e) = std::fs::write(&path, text) {
+            tracing::warn!("rewriting {}: {e}", path.display());
+        }
+    }
+}
+
+/// The default bridge's gateway, for `--add-host name:host-gateway`.
+pub(super) fn default_gateway(inner: &Inner) -> Option<Ipv4Addr> {
+    inner
+        .networks
+        .values()
+        .find(|n| n.default_bridge)
+        .and_then(|n| n.driver.bridge().map(|b| b.ipam.gateway))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

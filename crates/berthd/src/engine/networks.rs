@@ -32,6 +32,11 @@ impl Engine {
             .name
             .clone()
             .ok_or_else(|| EngineError::Invalid("network name is required".into()))?;
+        if ["bridge", "host", "none", "default", "container"].contains(&name.as_str()) {
+            return Err(EngineError::Forbidden(format!(
+                "{name} is a pre-defined network and cannot be created"
+            )));
+        }
         let mut inner = self.lock();
         if inner.networks.values().any(|n| n.name == name) {
             return Err(EngineError::Conflict(format!(

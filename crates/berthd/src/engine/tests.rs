@@ -24,6 +24,7 @@ fn fixture() -> Fixture {
         host: "unix:///nonexistent".into(),
         bip: None,
         mtu: 1500,
+        dns: vec![],
         shim: None,
     };
     let net = Arc::new(FakeNet::default());
