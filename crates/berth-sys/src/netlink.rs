@@ -221,6 +221,7 @@ impl Netlink {
     fn finish_host_end(&mut self, op: &str, host_name: &str) -> Result<u32> {
         let requests = vec![
             msg::set_no_ipv6_addrgen(LinkRef::Name(host_name)),
+            msg::set_hairpin(LinkRef::Name(host_name)),
             msg::set_up(LinkRef::Name(host_name)),
             msg::get_link(LinkRef::Name(host_name)),
         ];

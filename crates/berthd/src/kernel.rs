@@ -3,8 +3,13 @@
 //! them explicitly in `main`.
 
 use crate::error::Result;
+use berth_core::firewall::{self, KeyField, MapValue};
+use berth_core::ports::{PortMapping, Proto};
+use berth_sys::conntrack::UdpFlows;
 use berth_sys::netlink::{ContainerIf, Netlink};
 use berth_sys::netns::{self, NetNs};
+use berth_sys::nftables::{DataValue, ElementOp, KeyPart, Op, Session};
+use berth_sys::portcheck;
 use ipnet::Ipv4Net;
 use std::path::Path;
 use std::sync::Mutex;
@@ -36,9 +41,18 @@ pub trait NetOps: Send + Sync {
     ) -> Result<()>;
 }
 
-/// Applies nft scripts, each as one transaction.
+/// Applies nft scripts, each as one transaction, and published ports as map elements.
 pub trait Firewall: Send + Sync {
     fn apply(&self, script: &str) -> Result<()>;
+    /// Adds the mappings' elements in one transaction (all or none).
+    fn publish(&self, mappings: &[PortMapping]) -> Result<()>;
+    /// Removes the mappings' elements in one transaction and flushes UDP conntrack entries
+    /// towards them, so the next datagram is not sent to a container that is gone.
+    fn unpublish(&self, mappings: &[PortMapping]) -> Result<()>;
+    /// Whether a host process has `ip:port` bound.
+    fn port_in_use(&self, ip: std::net::Ipv4Addr, proto: Proto, port: u16) -> bool;
+    /// The range to pick host ports from for `-p 80`.
+    fn ephemeral_range(&self) -> (u16, u16);
 }
 
 /// The real kernel, through one netlink socket in berthd's namespace.
@@ -81,6 +95,9 @@ impl NetOps for KernelNet {
             ))),
             None => {
                 nl.create_bridge(name, Some(mtu), Some(gateway))?;
+                // Published ports answer on 127.0.0.1 too: DNAT'd loopback traffic must be
+                // routable out of the bridge.
+                berth_sys::sysctl::set(&format!("net/ipv4/conf/{name}/route_localnet"), "1")?;
                 Ok(())
             }
         }
@@ -143,13 +160,96 @@ impl NetOps for KernelNet {
     }
 }
 
-/// The real firewall: `nft -f -`.
-pub struct KernelFirewall;
+/// The real firewall: `nft -f -` for the skeleton, a long-lived netlink session for elements.
+#[derive(Default)]
+pub struct KernelFirewall {
+    session: Mutex<Option<Session>>,
+}
+
+impl KernelFirewall {
+    fn elements(&self, op: Op, mappings: &[PortMapping]) -> Result<()> {
+        let ops: Vec<ElementOp> = firewall::ports_elements(mappings)
+            .iter()
+            .map(|el| element_op(op, el))
+            .collect();
+        let mut guard = self.session.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() {
+            *guard = Some(Session::new()?);
+        }
+        let session = guard.as_mut().expect("session was just opened");
+        session.apply(firewall::TABLE_NAME, &ops)?;
+        Ok(())
+    }
+}
 
 impl Firewall for KernelFirewall {
     fn apply(&self, script: &str) -> Result<()> {
         berth_sys::nft::apply(script)?;
         Ok(())
+    }
+
+    fn publish(&self, mappings: &[PortMapping]) -> Result<()> {
+        self.elements(Op::Add, mappings)
+    }
+
+    fn unpublish(&self, mappings: &[PortMapping]) -> Result<()> {
+        self.elements(Op::Delete, mappings)?;
+        let flows: Vec<UdpFlows> = mappings
+            .iter()
+            .filter(|m| m.proto == Proto::Udp)
+            .map(|m| UdpFlows {
+                host_ip: m.host_ip,
+                host_ports: m.host_port.start..=m.host_port.end,
+                container_ip: m.container_ip,
+            })
+            .collect();
+        if let Err(e) = berth_sys::conntrack::flush_udp(&flows) {
+            tracing::warn!("flushing UDP conntrack entries: {e}");
+        }
+        Ok(())
+    }
+
+    fn port_in_use(&self, ip: std::net::Ipv4Addr, proto: Proto, port: u16) -> bool {
+        let proto = match proto {
+            Proto::Tcp => portcheck::Proto::Tcp,
+            Proto::Udp => portcheck::Proto::Udp,
+            Proto::Sctp => portcheck::Proto::Sctp,
+        };
+        portcheck::in_use(ip, proto, port).unwrap_or(false)
+    }
+
+    fn ephemeral_range(&self) -> (u16, u16) {
+        berth_sys::sysctl::get("net.ipv4.ip_local_port_range")
+            .ok()
+            .and_then(|s| {
+                let mut it = s.split_whitespace().map(|p| p.parse::<u16>().ok());
+                Some((it.next()??, it.next()??))
+            })
+            .unwrap_or((32768, 60999))
+    }
+}
+
+/// A firewall map element as a netlink element operation.
+fn element_op(op: Op, el: &firewall::MapElement) -> ElementOp {
+    let parts = |fields: &[KeyField]| -> Vec<KeyPart> {
+        fields
+            .iter()
+            .map(|f| match f {
+                KeyField::Addr(a) => KeyPart::Ipv4(*a),
+                KeyField::Proto(p) => KeyPart::Proto(p.number()),
+                KeyField::Port(p) => KeyPart::Port(*p),
+            })
+            .collect()
+    };
+    ElementOp {
+        op,
+        set: el.map.name().to_string(),
+        key: parts(&el.key),
+        key_end: el.key_end.as_deref().map(parts),
+        data: Some(match el.value {
+            MapValue::Addr(a) => DataValue::Ipv4(a),
+            MapValue::Port(p) => DataValue::Port(p),
+        }),
     }
 }
 
@@ -216,11 +316,31 @@ pub mod fake {
     #[derive(Default)]
     pub struct FakeFirewall {
         pub scripts: Mutex<Vec<String>>,
+        pub published: Mutex<Vec<PortMapping>>,
+        /// Host ports a "host process" holds.
+        pub busy: Mutex<Vec<u16>>,
     }
     impl Firewall for FakeFirewall {
         fn apply(&self, script: &str) -> Result<()> {
             self.scripts.lock().unwrap().push(script.to_string());
             Ok(())
+        }
+        fn publish(&self, mappings: &[PortMapping]) -> Result<()> {
+            self.published.lock().unwrap().extend_from_slice(mappings);
+            Ok(())
+        }
+        fn unpublish(&self, mappings: &[PortMapping]) -> Result<()> {
+            self.published
+                .lock()
+                .unwrap()
+                .retain(|m| !mappings.contains(m));
+            Ok(())
+        }
+        fn port_in_use(&self, _ip: std::net::Ipv4Addr, _p: Proto, port: u16) -> bool {
+            self.busy.lock().unwrap().contains(&port)
+        }
+        fn ephemeral_range(&self) -> (u16, u16) {
+            (32768, 60999)
         }
     }
 }

@@ -32,7 +32,7 @@ fn main() -> anyhow::Result<()> {
 async fn run(cfg: config::DaemonConfig) -> anyhow::Result<()> {
     let socket = cfg.socket_path()?;
     let net: Arc<dyn kernel::NetOps> = Arc::new(kernel::KernelNet::new()?);
-    let fw: Arc<dyn kernel::Firewall> = Arc::new(kernel::KernelFirewall);
+    let fw: Arc<dyn kernel::Firewall> = Arc::new(kernel::KernelFirewall::default());
     let engine = {
         let cfg = cfg.clone();
         tokio::task::spawn_blocking(move || engine::Engine::new(cfg, net, fw)).await??

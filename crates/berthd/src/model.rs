@@ -176,6 +176,54 @@ pub struct Container {
     pub endpoints: Vec<Endpoint>,
     /// Whether the container has its own network namespace while running.
     pub sandbox: Option<String>,
+    /// Ports published while it runs.
+    #[serde(default)]
+    pub published: Vec<Published>,
+}
+
+/// One published port range, as stored (a `PortMapping` in the firewall's terms).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Published {
+    pub host_ip: Ipv4Addr,
+    pub proto: String,
+    pub host_start: u16,
+    pub host_end: u16,
+    pub container_ip: Ipv4Addr,
+    pub container_start: u16,
+    pub container_end: u16,
+}
+
+impl Published {
+    pub fn mapping(&self) -> berth_core::ports::PortMapping {
+        use berth_core::ports::{PortMapping, PortRange, Proto};
+        PortMapping {
+            host_ip: self.host_ip,
+            proto: self.proto.parse().unwrap_or(Proto::Tcp),
+            host_port: PortRange {
+                start: self.host_start,
+                end: self.host_end,
+            },
+            container_ip: self.container_ip,
+            container_port: PortRange {
+                start: self.container_start,
+                end: self.container_end,
+            },
+        }
+    }
+}
+
+impl From<&berth_core::ports::PortMapping> for Published {
+    fn from(m: &berth_core::ports::PortMapping) -> Self {
+        Published {
+            host_ip: m.host_ip,
+            proto: m.proto.to_string(),
+            host_start: m.host_port.start,
+            host_end: m.host_port.end,
+            container_ip: m.container_ip,
+            container_start: m.container_port.start,
+            container_end: m.container_port.end,
+        }
+    }
 }
 
 pub fn now_rfc3339() -> String {

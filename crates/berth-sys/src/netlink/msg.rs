@@ -5,8 +5,9 @@ use ipnet::{IpNet, Ipv4Net};
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL};
 use netlink_packet_route::address::{AddressAttribute, AddressMessage, AddressScope};
 use netlink_packet_route::link::{
-    AfSpecInet6, AfSpecUnspec, In6AddrGenMode, InfoBridge, InfoData, InfoKind, InfoVeth,
-    LinkAttribute, LinkFlags, LinkInfo as NlLinkInfo, LinkMessage,
+    AfSpecInet6, AfSpecUnspec, In6AddrGenMode, InfoBridge, InfoBridgePort, InfoData, InfoKind,
+    InfoPortData, InfoPortKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo as NlLinkInfo,
+    LinkMessage,
 };
 use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
@@ -59,6 +60,20 @@ pub(crate) fn set_up(link: LinkRef<'_>) -> Request {
     m.header.flags = LinkFlags::Up;
     m.header.change_mask = LinkFlags::Up;
     (RouteNetlinkMessage::SetLink(m), 0)
+}
+
+/// Hairpin mode on a bridge port (`ip link set X type bridge_slave hairpin on`): a frame may
+/// leave through the port it came in, so a container reaches its own published port through
+/// the host's address.
+pub(crate) fn set_hairpin(link: LinkRef<'_>) -> Request {
+    let mut m = link_msg(link);
+    m.attributes.push(LinkAttribute::LinkInfo(vec![
+        NlLinkInfo::PortKind(InfoPortKind::Bridge),
+        NlLinkInfo::PortData(InfoPortData::BridgePort(vec![InfoBridgePort::HairpinMode(
+            true,
+        )])),
+    ]));
+    (RouteNetlinkMessage::NewLink(m), 0)
 }
 
 /// No automatic IPv6 addresses (no link-local, so no DAD, router solicitations or MLD reports

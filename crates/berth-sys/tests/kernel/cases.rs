@@ -243,6 +243,11 @@ fn veth_into_container_works_end_to_end(ctx: &Ctx) -> TestResult {
         || format!("host end not an up port of the bridge: {port:?}"),
     )?;
     check_container_side(&ns, &want)?;
+    // Hairpin on, so a container reaches its own published port through the host address.
+    let details = run_here(&["ip", "-d", "link", "show", "vethc1"])?;
+    ensure(details.contains("hairpin on"), || {
+        format!("hairpin not on for the bridge port:\n{details}")
+    })?;
 
     let pinged = (0..3).any(|_| run_here(&["busybox", "ping", "-c1", "-W1", "10.127.0.2"]).is_ok());
     ensure(pinged, || "no ping reply from 10.127.0.2".into())?;

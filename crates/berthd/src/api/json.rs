@@ -207,7 +207,7 @@ pub fn container(engine: &Engine, c: &Container) -> Value {
             "Bridge": "",
             "SandboxID": if c.sandbox.is_some() { c.id.as_str() } else { "" },
             "SandboxKey": c.sandbox.clone().unwrap_or_default(),
-            "Ports": {},
+            "Ports": ports_map(c),
             "IPAddress": default_bridge_ep.map(|e| e.ipv4.to_string()).unwrap_or_default(),
             "IPPrefixLen": default_bridge_ep.map(|e| e.prefix_len).unwrap_or(0),
             "Gateway": default_bridge_ep.map(|e| e.gateway.to_string()).unwrap_or_default(),
@@ -230,7 +230,7 @@ pub fn container_summary(engine: &Engine, c: &Container) -> Value {
         "ImageID": c.config.image_id,
         "Command": command.join(" "),
         "Created": chrono::DateTime::parse_from_rfc3339(&c.created).map(|t| t.timestamp()).unwrap_or(0),
-        "Ports": [],
+        "Ports": ports_list(c),
         "Labels": c.config.labels,
         "State": c.state.status.as_str(),
         "Status": status_text(c),
@@ -238,6 +238,74 @@ pub fn container_summary(engine: &Engine, c: &Container) -> Value {
         "NetworkSettings": { "Networks": networks_map(engine, c) },
         "Mounts": [],
     })
+}
+
+/// Every published host port, one per container port: (container port, proto, host ip,
+/// host port).
+fn published_ports(c: &Container) -> Vec<(u16, String, String, u16)> {
+    let mut out = Vec::new();
+    for p in &c.published {
+        for i in 0..=(p.container_end - p.container_start) {
+            out.push((
+                p.container_start + i,
+                p.proto.clone(),
+                p.host_ip.to_string(),
+                p.host_start + i,
+            ));
+        }
+    }
+    out
+}
+
+/// `NetworkSettings.Ports`: `{"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}], "443/tcp": null}`
+/// while running (exposed but unpublished ports map to null); `{}` otherwise.
+fn ports_map(c: &Container) -> Value {
+    let mut m = Map::new();
+    if c.state.status != Status::Running {
+        return Value::Object(m);
+    }
+    for e in &c.config.exposed_ports {
+        let key = if e.contains('/') {
+            e.clone()
+        } else {
+            format!("{e}/tcp")
+        };
+        m.insert(key, Value::Null);
+    }
+    for (port, proto, ip, host) in published_ports(c) {
+        let entry = m
+            .entry(format!("{port}/{proto}"))
+            .or_insert(Value::Array(vec![]));
+        if entry.is_null() {
+            *entry = Value::Array(vec![]);
+        }
+        if let Value::Array(a) = entry {
+            a.push(json!({ "HostIp": ip, "HostPort": host.to_string() }));
+        }
+    }
+    Value::Object(m)
+}
+
+/// `Ports` of `GET /containers/json`.
+fn ports_list(c: &Container) -> Value {
+    let published = published_ports(c);
+    let mut out: Vec<Value> = published
+        .iter()
+        .map(|(port, proto, ip, host)| json!({ "IP": ip, "PrivatePort": port, "PublicPort": host, "Type": proto }))
+        .collect();
+    for e in &c.config.exposed_ports {
+        let (port, proto) = e.split_once('/').unwrap_or((e, "tcp"));
+        let Ok(port) = port.parse::<u16>() else {
+            continue;
+        };
+        if !published
+            .iter()
+            .any(|(p, pr, _, _)| *p == port && pr == proto)
+        {
+            out.push(json!({ "PrivatePort": port, "Type": proto }));
+        }
+    }
+    Value::Array(out)
 }
 
 /// Docker's STATUS column: `Up 3 seconds`, `Exited (0) 5 minutes ago`, `Created`.

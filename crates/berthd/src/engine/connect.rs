@@ -92,7 +92,19 @@ impl Engine {
             )));
         }
         let ep = c.endpoints.iter().find(|e| e.network == net.id).cloned();
+        let mut unpublished = Vec::new();
         if let Some(ep) = &ep {
+            // Ports published through this endpoint stop forwarding with it.
+            unpublished = c
+                .published
+                .iter()
+                .filter(|p| p.container_ip == ep.ipv4)
+                .cloned()
+                .collect();
+            if !unpublished.is_empty() {
+                let maps: Vec<_> = unpublished.iter().map(|p| p.mapping()).collect();
+                self.bridge.fw.unpublish(&maps)?;
+            }
             self.driver(&net).leave(&net, ep)?;
             if let Some(pool) = inner.pools.get_mut(&net.id) {
                 pool.release(ep.ipv4);
@@ -101,6 +113,7 @@ impl Engine {
         let cm = inner.container_mut(&c.id)?;
         cm.networks.remove(pos);
         cm.endpoints.retain(|e| e.network != net.id);
+        cm.published.retain(|p| !unpublished.contains(p));
         self.store.save_container(cm)?;
         let c = cm.clone();
         self.rewrite_hosts(&inner, &c);

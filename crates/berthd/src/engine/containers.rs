@@ -60,6 +60,7 @@ impl Engine {
             )));
         }
         let networks = plan_networks(&inner, &req)?;
+        super::ports::parse_bindings(&req.host_config.port_bindings)?;
         let id = ObjectId::generate();
         let hostname = if !req.hostname.is_empty() {
             req.hostname.clone()
@@ -100,6 +101,7 @@ impl Engine {
             state: State::default(),
             endpoints: Vec::new(),
             sandbox: None,
+            published: Vec::new(),
         };
         super::links::resolve_links(&inner, &c)?;
         self.store.save_container(&c)?;

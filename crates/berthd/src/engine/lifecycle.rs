@@ -16,6 +16,7 @@ use std::time::Duration;
 struct Applied {
     sandbox: Option<PathBuf>,
     addresses: Vec<(ObjectId, std::net::Ipv4Addr)>,
+    published: Vec<berth_core::ports::PortMapping>,
 }
 
 impl Engine {
@@ -43,6 +44,7 @@ impl Engine {
                 let cm = inner.container_mut(&c.id)?;
                 cm.endpoints = endpoints;
                 cm.sandbox = applied.sandbox.as_ref().map(|p| p.display().to_string());
+                cm.published = super::ports::to_published(&applied.published);
                 cm.state.status = Status::Running;
                 cm.state.pid = started.pid;
                 cm.state.shim_pid = started.shim_pid;
@@ -56,6 +58,9 @@ impl Engine {
                 saved.map(|_| true)
             }
             Err(e) => {
+                if !applied.published.is_empty() {
+                    let _ = self.bridge.fw.unpublish(&applied.published);
+                }
                 for (net, ip) in &applied.addresses {
                     if let Some(pool) = inner.pools.get_mut(net) {
                         pool.release(*ip);
@@ -110,6 +115,18 @@ impl Engine {
             &links,
             gateway,
         )?;
+        // Ports go to the endpoint that carries the default route (else the first).
+        let carrier = endpoints
+            .iter()
+            .find(|e| e.default_route)
+            .or(endpoints.first());
+        if let Some(ep) = carrier {
+            let mappings = super::ports::plan(inner, c, ep.ipv4, self.bridge.fw.as_ref())?;
+            if !mappings.is_empty() {
+                self.bridge.fw.publish(&mappings)?;
+                applied.published = mappings;
+            }
+        }
         let started = container::start(&self.shim, &spec)?;
         Ok((endpoints, started))
     }
@@ -248,11 +265,20 @@ impl Engine {
         c.state.shim_pid = 0;
         c.sandbox = None;
         let endpoints = std::mem::take(&mut c.endpoints);
+        let published: Vec<_> = std::mem::take(&mut c.published)
+            .iter()
+            .map(|p| p.mapping())
+            .collect();
         let auto_remove = c.host_config.auto_remove;
         let c = c.clone();
         for ep in &endpoints {
             if let Some(pool) = inner.pools.get_mut(&ep.network) {
                 pool.release(ep.ipv4);
+            }
+        }
+        if !published.is_empty() {
+            if let Err(e) = self.bridge.fw.unpublish(&published) {
+                tracing::warn!("unpublishing the ports of {id}: {e}");
             }
         }
         if let Err(e) = self.net.release_sandbox(&self.sandbox_path(id)) {

@@ -11,6 +11,7 @@ mod lifecycle;
 mod links;
 mod lookup;
 pub mod networks;
+mod ports;
 mod reconcile;
 
 pub use exec::ExecRecord;

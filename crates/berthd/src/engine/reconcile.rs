@@ -20,6 +20,7 @@ impl Engine {
         self.load_networks()?;
         self.reconcile_kernel()?;
         self.load_containers()?;
+        self.republish()?;
         self.release_stale_sandboxes();
         Ok(())
     }
@@ -138,6 +139,21 @@ impl Engine {
             }
         }
         Ok(())
+    }
+
+    /// The running containers' published ports, back in the freshly written table.
+    fn republish(&self) -> Result<()> {
+        let inner = self.lock();
+        let mappings: Vec<_> = inner
+            .containers
+            .values()
+            .filter(|c| c.state.status == Status::Running)
+            .flat_map(|c| c.published.iter().map(|p| p.mapping()))
+            .collect();
+        if mappings.is_empty() {
+            return Ok(());
+        }
+        self.bridge.fw.publish(&mappings)
     }
 
     /// Namespaces bound under the exec root that no running container owns.

@@ -1,0 +1,208 @@
+//! Published ports: `HostConfig.PortBindings` parsed into mappings, host ports chosen,
+//! conflicts refused, and the mappings applied as nftables map elements while the container
+//! runs.
+
+use super::Inner;
+use crate::error::{EngineError, Result};
+use crate::kernel::Firewall;
+use crate::model::{Container, Published, Status};
+use berth_core::ports::{PortMapping, PortRange, Proto};
+use serde_json::Value;
+use std::net::Ipv4Addr;
+
+/// One binding as asked: host port `None` = pick one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PortSpec {
+    pub host_ip: Ipv4Addr,
+    pub proto: Proto,
+    pub host: Option<PortRange>,
+    pub container: PortRange,
+}
+
+fn invalid(msg: String) -> EngineError {
+    EngineError::Invalid(msg)
+}
+
+/// Docker's `{"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}`. IPv6 host addresses are
+/// skipped (Berth is IPv4-only for now). Consecutive single ports with the same offset are
+/// merged back into ranges, so `-p 9000-9010:9000-9010` is one mapping.
+pub fn parse_bindings(v: &Value) -> Result<Vec<PortSpec>> {
+    let mut specs = Vec::new();
+    let Some(obj) = v.as_object() else {
+        return Ok(specs);
+    };
+    for (key, bindings) in obj {
+        let (port, proto) = key.split_once('/').unwrap_or((key.as_str(), "tcp"));
+        let proto: Proto = proto
+            .parse()
+            .map_err(|e| invalid(format!("invalid port specification {key:?}: {e}")))?;
+        let container: PortRange = port
+            .parse()
+            .map_err(|e| invalid(format!("invalid port specification {key:?}: {e}")))?;
+        for b in bindings.as_array().map(Vec::as_slice).unwrap_or(&[]) {
+            let ip = b["HostIp"].as_str().unwrap_or("");
+            let host_ip = match ip {
+                "" => Ipv4Addr::UNSPECIFIED,
+                s if s.contains(':') => continue,
+                s => s
+                    .parse()
+                    .map_err(|_| invalid(format!("invalid host address {s:?} for port {key}")))?,
+            };
+            let host = match b["HostPort"].as_str().unwrap_or("") {
+                "" | "0" => None,
+                s => Some(s.parse::<PortRange>().map_err(|e| {
+                    invalid(format!("invalid host port {s:?} for port {key}: {e}"))
+                })?),
+            };
+            if let Some(h) = host {
+                if !h.is_single() && h.len() != container.len() && !container.is_single() {
+                    return Err(invalid(format!(
+                        "invalid port range {h}:{container}: the host and container ranges differ in length"
+                    )));
+                }
+            }
+            specs.push(PortSpec {
+                host_ip,
+                proto,
+                host,
+                container,
+            });
+        }
+    }
+    Ok(merge_ranges(specs))
+}
+
+fn merge_ranges(mut specs: Vec<PortSpec>) -> Vec<PortSpec> {
+    specs.sort_by_key(|s| (u32::from(s.host_ip), s.proto.number(), s.container.start));
+    let mut out: Vec<PortSpec> = Vec::new();
+    for s in specs {
+        if let Some(last) = out.last_mut() {
+            let adjacent = last.host_ip == s.host_ip
+                && last.proto == s.proto
+                && u32::from(last.container.end) + 1 == u32::from(s.container.start);
+            if let (true, Some(lh), Some(sh)) = (adjacent, last.host, s.host) {
+                let same_offset = u32::from(lh.end) + 1 == u32::from(sh.start)
+                    && lh.len() == last.container.len()
+                    && sh.len() == s.container.len();
+                if same_offset {
+                    last.host = Some(PortRange {
+                        start: lh.start,
+                        end: sh.end,
+                    });
+                    last.container = PortRange {
+                        start: last.container.start,
+                        end: s.container.end,
+                    };
+                    continue;
+                }
+            }
+        }
+        out.push(s);
+    }
+    out
+}
+
+/// Every mapping of running containers other than `except`, with its owner's name.
+fn published_by_others<'a>(inner: &'a Inner, except: &str) -> Vec<(PortMapping, &'a str)> {
+    inner
+        .containers
+        .values()
+        .filter(|c| c.state.status == Status::Running && c.id.as_str() != except)
+        .flat_map(|c| {
+            c.published
+                .iter()
+                .map(move |p| (p.mapping(), c.name.as_str()))
+        })
+        .collect()
+}
+
+/// Turns the container's bindings into mappings to `container_ip`: host ports chosen for
+/// `-p 80`, conflicts with other containers and with host processes refused.
+pub fn plan(
+    inner: &Inner,
+    c: &Container,
+    container_ip: Ipv4Addr,
+    fw: &dyn Firewall,
+) -> Result<Vec<PortMapping>> {
+    let specs = parse_bindings(&c.host_config.port_bindings)?;
+    let others = published_by_others(inner, c.id.as_str());
+    let mut taken: Vec<PortMapping> = others.iter().map(|(m, _)| *m).collect();
+    let mut out = Vec::new();
+    for s in specs {
+        let host = match s.host {
+            Some(h) if h.len() == s.container.len() => h,
+            // A host range for one container port: the first free port of the range.
+            Some(h) => pick(&taken, fw, &s, h.start, h.end)?,
+            None => {
+                let (lo, hi) = fw.ephemeral_range();
+                pick(&taken, fw, &s, lo, hi)?
+            }
+        };
+        let m = PortMapping::new(s.host_ip, s.proto, host, container_ip, s.container)
+            .map_err(|e| invalid(format!("invalid port mapping: {e}")))?;
+        if let Some(existing) = berth_core::ports::conflicts(&taken, &m) {
+            let owner = others
+                .iter()
+                .find(|(o, _)| o == existing)
+                .map(|(_, n)| format!(" by container {n:?}"))
+                .unwrap_or_else(|| " by another mapping of this container".into());
+            return Err(EngineError::Conflict(format!(
+                "Bind for {}:{} failed: port is already allocated{owner}",
+                m.host_ip, m.host_port
+            )));
+        }
+        for port in m.host_port.start..=m.host_port.end {
+            if fw.port_in_use(m.host_ip, m.proto, port) {
+                return Err(EngineError::Conflict(format!(
+                    "Bind for {}:{port}/{} failed: port is already in use by a process on the host",
+                    m.host_ip, m.proto
+                )));
+            }
+        }
+        taken.push(m);
+        out.push(m);
+    }
+    Ok(out)
+}
+
+/// The first port of `lo..=hi` (as long as the container range) that is free.
+fn pick(
+    taken: &[PortMapping],
+    fw: &dyn Firewall,
+    s: &PortSpec,
+    lo: u16,
+    hi: u16,
+) -> Result<PortRange> {
+    let len = s.container.len() as u16;
+    let mut start = lo;
+    while u32::from(start) + u32::from(len) - 1 <= u32::from(hi) {
+        let range = PortRange {
+            start,
+            end: start + len - 1,
+        };
+        let probe = PortMapping {
+            host_ip: s.host_ip,
+            proto: s.proto,
+            host_port: range,
+            container_ip: Ipv4Addr::UNSPECIFIED,
+            container_port: s.container,
+        };
+        let free = berth_core::ports::conflicts(taken, &probe).is_none()
+            && (range.start..=range.end).all(|p| !fw.port_in_use(s.host_ip, s.proto, p));
+        if free {
+            return Ok(range);
+        }
+        start = start.saturating_add(1);
+        if start == u16::MAX {
+            break;
+        }
+    }
+    Err(EngineError::Conflict(format!(
+        "no free host port in {lo}-{hi} for {}/{}",
+        s.container, s.proto
+    )))
+}
+
+pub fn to_published(m: &[PortMapping]) -> Vec<Published> {
+    m.iter().map(Published::from).collect()
+}
