@@ -21,7 +21,7 @@ while [ $# -gt 0 ]; do
 done
 # Bounded loops: never more than this many containers.
 [ "$containers" -le 1000 ] || { echo "--containers is capped at 1000" >&2; exit 2; }
-[ "$reps" -le 100 ] || { echo "--reps is capped at 100" >&2; exit 2; }
+[ "$reps" -le 20 ] || { echo "--reps is capped at 20" >&2; exit 2; }
 
 if [ -z "${BERTH_BENCH_INSIDE:-}" ]; then
   [ "$(id -u)" = 0 ] || { echo "run as root (it creates namespaces)" >&2; exit 1; }
@@ -70,6 +70,27 @@ measure network_create b network create net%i
 measure network_rm b network rm net%i
 for i in $(seq "$BERTH_BENCH_REPS"); do b rm -f "none$i" "def$i" >/dev/null; done
 
+# Published ports: the extra cost of -p, with none and with 1,000 ports already published
+# (one container holding a port-changing range: 1,000 hash elements), and a 1,000-port range.
+measure ports_none b run -d --name pn%i --network app busybox sleep 1d
+# measure_ports NAME FIRST STEP ARGS...: like measure, with %p the port FIRST + STEP*(i-1)
+# and %q that port + 999.
+measure_ports() {
+  local name=$1 first=$2 step=$3; shift 3; local f="$work/$name.txt"; : >"$f"
+  for i in $(seq "$BERTH_BENCH_REPS"); do
+    local p=$((first + step * (i - 1))) args=("${@//%i/$i}")
+    args=("${args[@]//%q/$((p + 999))}")
+    time_ms "${args[@]//%p/$p}" >>"$f"
+  done
+  rows[$name]=$(stats "$f")
+}
+measure_ports ports_p 10000 1 b run -d --name pp%i --network app -p %p:80 busybox sleep 1d
+b run -d --name holder --network app -p 20000-20999:30000-30999 busybox sleep 1d >/dev/null
+measure_ports ports_p_1000 11000 1 b run -d --name pq%i --network app -p %p:80 busybox sleep 1d
+measure_ports ports_range_1000 40000 1000 b run -d --name pr%i --network app -p %p-%q:%p-%q busybox sleep 1d
+for i in $(seq "$BERTH_BENCH_REPS"); do b rm -f "pn$i" "pp$i" "pq$i" "pr$i" >/dev/null; done
+b rm -f holder >/dev/null
+
 # Attach cost as containers accumulate: run -d on one network, median per block of 100
 # (or of containers/10 when fewer), next to run -d --network none at the same count.
 scale="$work/scale.txt"; : >"$scale"
@@ -94,9 +115,11 @@ net_cost=$(awk -v a="$(med run_user)" -v b="$(med run_none)" 'BEGIN{printf "%.2f
   echo
   echo "| operation | min | median | p95 |"
   echo "|---|---|---|---|"
-  for k in run_none run_bridge run_user rm_f network_create network_rm; do echo "| $k | ${rows[$k]} |"; done
+  for k in run_none run_bridge run_user rm_f network_create network_rm ports_none ports_p ports_p_1000 ports_range_1000; do echo "| $k | ${rows[$k]} |"; done
   echo
   echo "Networking cost of \`run -d\` on a user bridge over \`--network none\` (medians): **$net_cost ms**."
+  echo
+  echo "Extra cost of \`-p\` (medians, over \`ports_none\`): $(awk -v a="$(med ports_p)" -v b="$(med ports_none)" 'BEGIN{printf "%.2f", a-b}') ms with no other port published, $(awk -v a="$(med ports_p_1000)" -v b="$(med ports_none)" 'BEGIN{printf "%.2f", a-b}') ms with 1,000 published; a 1,000-port range: $(awk -v a="$(med ports_range_1000)" -v b="$(med ports_none)" 'BEGIN{printf "%.2f", a-b}') ms."
   echo
   echo "## \`run -d --network app\` as containers accumulate ($BERTH_BENCH_CONTAINERS containers)"
   echo

@@ -4,7 +4,7 @@
 
 use crate::error::Result;
 use berth_core::firewall::{self, KeyField, MapValue};
-use berth_core::ports::{PortMapping, Proto};
+use berth_core::ports::{PortMapping, PortRange, Proto};
 use berth_sys::conntrack::UdpFlows;
 use berth_sys::netlink::{ContainerIf, Netlink};
 use berth_sys::netns::{self, NetNs};
@@ -49,8 +49,8 @@ pub trait Firewall: Send + Sync {
     /// Removes the mappings' elements in one transaction and flushes UDP conntrack entries
     /// towards them, so the next datagram is not sent to a container that is gone.
     fn unpublish(&self, mappings: &[PortMapping]) -> Result<()>;
-    /// Whether a host process has `ip:port` bound.
-    fn port_in_use(&self, ip: std::net::Ipv4Addr, proto: Proto, port: u16) -> bool;
+    /// The first port of `ports` that a host process holds on `ip`.
+    fn port_in_use(&self, ip: std::net::Ipv4Addr, proto: Proto, ports: PortRange) -> Option<u16>;
     /// The range to pick host ports from for `-p 80`.
     fn ephemeral_range(&self) -> (u16, u16);
 }
@@ -209,13 +209,13 @@ impl Firewall for KernelFirewall {
         Ok(())
     }
 
-    fn port_in_use(&self, ip: std::net::Ipv4Addr, proto: Proto, port: u16) -> bool {
+    fn port_in_use(&self, ip: std::net::Ipv4Addr, proto: Proto, ports: PortRange) -> Option<u16> {
         let proto = match proto {
             Proto::Tcp => portcheck::Proto::Tcp,
             Proto::Udp => portcheck::Proto::Udp,
             Proto::Sctp => portcheck::Proto::Sctp,
         };
-        portcheck::in_use(ip, proto, port).unwrap_or(false)
+        portcheck::first_in_use(ip, proto, ports.start..=ports.end).unwrap_or(None)
     }
 
     fn ephemeral_range(&self) -> (u16, u16) {
@@ -336,8 +336,13 @@ pub mod fake {
                 .retain(|m| !mappings.contains(m));
             Ok(())
         }
-        fn port_in_use(&self, _ip: std::net::Ipv4Addr, _p: Proto, port: u16) -> bool {
-            self.busy.lock().unwrap().contains(&port)
+        fn port_in_use(&self, _ip: std::net::Ipv4Addr, _p: Proto, r: PortRange) -> Option<u16> {
+            self.busy
+                .lock()
+                .unwrap()
+                .iter()
+                .copied()
+                .find(|p| (r.start..=r.end).contains(p))
         }
         fn ephemeral_range(&self) -> (u16, u16) {
             (32768, 60999)

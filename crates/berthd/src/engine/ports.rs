@@ -151,13 +151,11 @@ pub fn plan(
                 m.host_ip, m.host_port
             )));
         }
-        for port in m.host_port.start..=m.host_port.end {
-            if fw.port_in_use(m.host_ip, m.proto, port) {
-                return Err(EngineError::Conflict(format!(
-                    "Bind for {}:{port}/{} failed: port is already in use by a process on the host",
-                    m.host_ip, m.proto
-                )));
-            }
+        if let Some(port) = fw.port_in_use(m.host_ip, m.proto, m.host_port) {
+            return Err(EngineError::Conflict(format!(
+                "Bind for {}:{port}/{} failed: port is already in use by a process on the host",
+                m.host_ip, m.proto
+            )));
         }
         taken.push(m);
         out.push(m);
@@ -188,7 +186,7 @@ fn pick(
             container_port: s.container,
         };
         let free = berth_core::ports::conflicts(taken, &probe).is_none()
-            && (range.start..=range.end).all(|p| !fw.port_in_use(s.host_ip, s.proto, p));
+            && fw.port_in_use(s.host_ip, s.proto, range).is_none();
         if free {
             return Ok(range);
         }
