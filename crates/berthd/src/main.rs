@@ -33,9 +33,10 @@ async fn run(cfg: config::DaemonConfig) -> anyhow::Result<()> {
     let socket = cfg.socket_path()?;
     let net: Arc<dyn kernel::NetOps> = Arc::new(kernel::KernelNet::new()?);
     let fw: Arc<dyn kernel::Firewall> = Arc::new(kernel::KernelFirewall::default());
+    let dns: Arc<dyn engine::NameService> = berth_dns::DnsService::new();
     let engine = {
         let cfg = cfg.clone();
-        tokio::task::spawn_blocking(move || engine::Engine::new(cfg, net, fw)).await??
+        tokio::task::spawn_blocking(move || engine::Engine::new(cfg, net, fw, dns)).await??
     };
     engine.watch_running();
     if let Some(dir) = socket.parent() {

@@ -62,6 +62,8 @@ impl Engine {
         }
         let c = cm.clone();
         self.rewrite_hosts(&inner, &c);
+        self.switch_resolv_conf(&inner, &c);
+        self.sync_dns(&inner, Some(&c));
         drop(inner);
         self.notify();
         Ok(())
@@ -117,9 +119,34 @@ impl Engine {
         self.store.save_container(cm)?;
         let c = cm.clone();
         self.rewrite_hosts(&inner, &c);
+        self.sync_dns(&inner, Some(&c));
         drop(inner);
         self.notify();
         Ok(())
+    }
+}
+
+impl Engine {
+    /// A container that started on the default bridge and joins a user-defined network
+    /// switches to the embedded resolver, unless a process in it edited resolv.conf.
+    fn switch_resolv_conf(&self, inner: &super::Inner, c: &crate::model::Container) {
+        if c.state.status != Status::Running || c.sandbox.is_none() {
+            return;
+        }
+        let nets: Vec<_> = c
+            .networks
+            .iter()
+            .filter_map(|(id, _)| inner.networks.get(id).cloned())
+            .collect();
+        if !super::files::uses_embedded_dns(&nets) {
+            return;
+        }
+        let path = self.container_dir(&c.id).join("resolv.conf");
+        let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        let current = std::fs::read_to_string(&path).unwrap_or_default();
+        if current == super::files::resolv_conf(&host, c) {
+            let _ = std::fs::write(&path, super::files::embedded_resolv_conf(&host, c));
+        }
     }
 }
 

@@ -151,6 +151,7 @@ impl Engine {
             c.name = old;
             return Err(e);
         }
+        self.sync_dns(&inner, None);
         Ok(())
     }
 

@@ -159,7 +159,6 @@ pub fn embedded_resolv_conf(host: &str, c: &Container) -> String {
 
 /// The servers names are forwarded to: the container's `--dns`, else the daemon's, else the
 /// host's resolv.conf (loopback ones included: the resolver queries them from the host).
-#[allow(dead_code)] // wired with the embedded DNS
 pub fn upstream_servers(
     host: &str,
     container_dns: &[String],

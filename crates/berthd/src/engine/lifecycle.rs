@@ -52,6 +52,8 @@ impl Engine {
                 cm.state.error.clear();
                 cm.state.started_at = now_rfc3339();
                 let saved = self.store.save_container(cm);
+                let c = cm.clone();
+                self.sync_dns(&inner, Some(&c));
                 drop(inner);
                 self.watch_exit(c.id.clone(), started.shim_pid);
                 self.notify();
@@ -287,6 +289,7 @@ impl Engine {
         if let Err(e) = self.store.save_container(&c) {
             tracing::warn!("saving container {id}: {e}");
         }
+        self.sync_dns(&inner, Some(&c));
         drop(inner);
         self.notify();
         if auto_remove {

@@ -5,6 +5,7 @@
 
 mod connect;
 pub mod containers;
+mod dns;
 mod exec;
 mod files;
 mod lifecycle;
@@ -14,6 +15,7 @@ pub mod networks;
 mod ports;
 mod reconcile;
 
+pub use dns::NameService;
 pub use exec::ExecRecord;
 
 use crate::config::DaemonConfig;
@@ -35,6 +37,7 @@ pub struct Engine {
     store: Store,
     pub images: ImageStore,
     net: Arc<dyn NetOps>,
+    dns: Arc<dyn NameService>,
     bridge: BridgeDriver,
     noop: NoopDriver,
     inner: Mutex<Inner>,
@@ -59,6 +62,7 @@ impl Engine {
         cfg: DaemonConfig,
         net: Arc<dyn NetOps>,
         fw: Arc<dyn Firewall>,
+        dns: Arc<dyn NameService>,
     ) -> anyhow::Result<Arc<Self>> {
         let store = Store::open(&cfg.data_root)?;
         let images = ImageStore::open(&cfg.data_root.join("images"))?;
@@ -76,6 +80,7 @@ impl Engine {
                 fw,
             },
             net,
+            dns,
             noop: NoopDriver,
             inner: Mutex::new(Inner::default()),
             changes,

@@ -21,6 +21,7 @@ impl Engine {
         self.reconcile_kernel()?;
         self.load_containers()?;
         self.republish()?;
+        self.resync_dns();
         self.release_stale_sandboxes();
         Ok(())
     }

@@ -1,6 +1,7 @@
 //! Engine logic against recording fakes of the kernel (the real kernel is exercised by the
 //! end-to-end tests in `tests/`).
 
+use super::dns::fake::FakeDns;
 use super::networks::NetworkCreate;
 use super::Engine;
 use crate::config::DaemonConfig;
@@ -29,7 +30,7 @@ fn fixture() -> Fixture {
     };
     let net = Arc::new(FakeNet::default());
     let fw = Arc::new(FakeFirewall::default());
-    let engine = Engine::new(cfg, net.clone(), fw.clone()).unwrap();
+    let engine = Engine::new(cfg, net.clone(), fw.clone(), Arc::new(FakeDns::default())).unwrap();
     Fixture {
         engine,
         net,
@@ -158,7 +159,13 @@ fn networks_survive_a_restart_with_the_same_ids() {
     let f = fixture();
     let a = f.engine.create_network(req("a")).unwrap();
     let cfg = f.engine.cfg.clone();
-    let again = Engine::new(cfg, f.net.clone(), f.fw.clone()).unwrap();
+    let again = Engine::new(
+        cfg,
+        f.net.clone(),
+        f.fw.clone(),
+        Arc::new(FakeDns::default()),
+    )
+    .unwrap();
     assert_eq!(again.network("a").unwrap(), a);
     let bridge_ids: Vec<_> = again
         .networks()
