@@ -124,7 +124,7 @@ berth image import "$work/busybox.tar" busybox
 say "berth network create demo"
 berth network create demo
 say "berth run: web (busybox httpd) and client, both on demo"
-berth run -d --name web --network demo busybox \
+berth run -d --name web --network demo -p 8080:80 busybox \
     sh -c 'mkdir -p /www && echo "hello from web" >/www/index.html && exec httpd -f -p 80 -h /www'
 berth run -d --name client --network demo busybox sleep 1d
 berth ps
@@ -132,8 +132,12 @@ web_ip=$(berth inspect -f '{{.NetworkSettings.Networks.demo.IPAddress}}' web)
 
 say "client pings web ($web_ip)"
 berth exec client ping -c 2 "$web_ip"
-say "client fetches http://$web_ip/"
-berth exec client sh -c "printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 3 $web_ip 80"
+say "client fetches http://web/ by name (embedded DNS at 127.0.0.11)"
+berth exec client nslookup web
+berth exec client sh -c "printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 3 web 80"
+say "web's published port 8080 (kernel DNAT, no proxy): from the sandbox host, then from the internet"
+in_sandbox sh -c "printf 'GET / HTTP/1.0\r\n\r\n' | busybox nc -w 3 127.0.0.1 8080 | tail -1"
+in_internet sh -c "printf 'GET / HTTP/1.0\r\n\r\n' | busybox nc -w 3 203.0.113.2 8080 | tail -1"
 say "client reaches the internet (203.0.113.1), NAT'd to the sandbox host's 203.0.113.2"
 berth exec client ping -c 1 203.0.113.1
 berth exec client sh -c "printf 'GET /cgi-bin/whoami HTTP/1.0\r\n\r\n' | nc -w 3 203.0.113.1 80"
