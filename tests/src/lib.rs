@@ -11,6 +11,7 @@
 pub mod bins;
 pub mod cmd;
 pub mod daemon;
+pub mod dnsq;
 pub mod image;
 pub mod internet;
 pub mod net;
@@ -18,6 +19,7 @@ pub mod procs;
 pub mod rootns;
 pub mod sandbox;
 pub mod state;
+pub mod upstream;
 
 pub use cmd::Out;
 pub use internet::{INTERNET_IP, INTERNET_PORT, UPLINK_IP};

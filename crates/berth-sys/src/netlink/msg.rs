@@ -91,6 +91,9 @@ pub(crate) fn set_no_ipv6_addrgen(link: LinkRef<'_>) -> Request {
 /// A bridge, down, multicast snooping off (flooding is cheaper than snooping at our scale).
 pub(crate) fn new_bridge(name: &str, mtu: Option<u32>) -> Request {
     let mut m = link_msg(LinkRef::Name(name));
+    // A fixed address: without one the bridge takes the lowest MAC of its ports, and changes
+    // it when that port leaves, so every container's cached gateway MAC goes stale.
+    m.attributes.push(LinkAttribute::Address(bridge_mac(name).to_vec()));
     if let Some(mtu) = mtu {
         m.attributes.push(LinkAttribute::Mtu(mtu));
     }
@@ -99,6 +102,18 @@ pub(crate) fn new_bridge(name: &str, mtu: Option<u32>) -> Request {
         NlLinkInfo::Data(InfoData::Bridge(vec![InfoBridge::MulticastSnooping(0)])),
     ]));
     (RouteNetlinkMessage::NewLink(m), CREATE_EXCL)
+}
+
+/// A locally administered unicast MAC derived from the bridge's name (FNV-1a), so a bridge
+/// re-created after a restart keeps its address.
+pub(crate) fn bridge_mac(name: &str) -> [u8; 6] {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    let b = h.to_be_bytes();
+    [0x02, b[3], b[4], b[5], b[6], b[7]]
 }
 
 /// A veth pair: `host_name` enslaved to `bridge_index` (down: it is brought up after its IPv6
