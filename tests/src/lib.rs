@@ -9,6 +9,7 @@
 //! nothing is left in the root namespaces even when a test panics.
 
 pub mod bins;
+pub mod cluster;
 pub mod cmd;
 pub mod daemon;
 pub mod dnsq;
