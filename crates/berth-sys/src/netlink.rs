@@ -5,6 +5,7 @@
 
 mod conn;
 mod msg;
+pub mod overlay;
 
 use crate::netns::NetNs;
 use crate::{Result, SysError};

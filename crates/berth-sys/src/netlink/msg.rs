@@ -93,7 +93,8 @@ pub(crate) fn new_bridge(name: &str, mtu: Option<u32>) -> Request {
     let mut m = link_msg(LinkRef::Name(name));
     // A fixed address: without one the bridge takes the lowest MAC of its ports, and changes
     // it when that port leaves, so every container's cached gateway MAC goes stale.
-    m.attributes.push(LinkAttribute::Address(bridge_mac(name).to_vec()));
+    m.attributes
+        .push(LinkAttribute::Address(bridge_mac(name).to_vec()));
     if let Some(mtu) = mtu {
         m.attributes.push(LinkAttribute::Mtu(mtu));
     }
