@@ -32,6 +32,15 @@ pub struct DaemonConfig {
     /// DNS servers containers' names are forwarded to (default: the host's resolv.conf).
     #[arg(long = "dns")]
     pub dns: Vec<String>,
+    /// The cluster store for overlay networks, e.g. `etcd://192.0.2.10:2379[,...]`.
+    #[arg(long)]
+    pub cluster_store: Option<String>,
+    /// This host's address on the underlay, for VXLAN and peers (must be one of its addresses).
+    #[arg(long)]
+    pub advertise_addr: Option<std::net::Ipv4Addr>,
+    /// Seconds after which a dead host's endpoints vanish from the others.
+    #[arg(long, default_value_t = 10)]
+    pub cluster_ttl: u64,
     /// Path of the shim binary (default: `berth-shim` next to berthd).
     #[arg(long, hide = true)]
     pub shim: Option<PathBuf>,

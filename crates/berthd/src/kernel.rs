@@ -11,6 +11,7 @@ use berth_sys::netns::{self, NetNs};
 use berth_sys::nftables::{DataValue, ElementOp, KeyPart, Op, Session};
 use berth_sys::portcheck;
 use ipnet::Ipv4Net;
+use std::net::Ipv4Addr;
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -31,6 +32,21 @@ pub trait NetOps: Send + Sync {
     /// Brings `lo` up in the sandbox (for containers with no other interface).
     fn sandbox_lo_up(&self, path: &Path) -> Result<()>;
     fn release_sandbox(&self, path: &Path) -> Result<()>;
+    /// An overlay's local side: a bridge without an address and a VXLAN device on it
+    /// (created if missing).
+    fn ensure_overlay(
+        &self,
+        bridge: &str,
+        vxlan: &str,
+        vni: u32,
+        local: Ipv4Addr,
+        mtu: u32,
+    ) -> Result<()>;
+    /// A remote endpoint behind VTEP `vtep`: static FDB and permanent neighbour entries.
+    fn set_peer(&self, vxlan: &str, ip: Ipv4Addr, mac: [u8; 6], vtep: Ipv4Addr) -> Result<()>;
+    fn remove_peer(&self, vxlan: &str, ip: Ipv4Addr, mac: [u8; 6], vtep: Ipv4Addr) -> Result<()>;
+    /// The MTU of the interface that holds `addr`, or None if no interface has it.
+    fn mtu_of_address(&self, addr: Ipv4Addr) -> Result<Option<u32>>;
     /// A veth from `bridge` into the sandbox, configured as `ifc`.
     fn attach(
         &self,
@@ -139,6 +155,61 @@ impl NetOps for KernelNet {
     fn release_sandbox(&self, path: &Path) -> Result<()> {
         netns::release(path)?;
         Ok(())
+    }
+
+    fn ensure_overlay(
+        &self,
+        bridge: &str,
+        vxlan: &str,
+        vni: u32,
+        local: Ipv4Addr,
+        mtu: u32,
+    ) -> Result<()> {
+        let mut nl = self.nl();
+        let br = match nl.link_by_name(bridge)? {
+            Some(l) => l.index,
+            None => nl.create_bridge(bridge, Some(mtu), None)?,
+        };
+        if nl.link_by_name(vxlan)?.is_none() {
+            nl.create_vxlan(vxlan, vni, local, mtu, br)?;
+        }
+        Ok(())
+    }
+
+    fn set_peer(&self, vxlan: &str, ip: Ipv4Addr, mac: [u8; 6], vtep: Ipv4Addr) -> Result<()> {
+        let mut nl = self.nl();
+        let Some(vx) = nl.link_by_name(vxlan)? else {
+            return Err(crate::error::EngineError::Internal(format!(
+                "{vxlan} is missing"
+            )));
+        };
+        nl.fdb_add(vx.index, mac, vtep)?;
+        nl.neigh_add(vx.index, ip, mac)?;
+        Ok(())
+    }
+
+    fn remove_peer(&self, vxlan: &str, ip: Ipv4Addr, mac: [u8; 6], vtep: Ipv4Addr) -> Result<()> {
+        let mut nl = self.nl();
+        let Some(vx) = nl.link_by_name(vxlan)? else {
+            return Ok(());
+        };
+        nl.neigh_del(vx.index, ip)?;
+        nl.fdb_del(vx.index, mac, vtep)?;
+        Ok(())
+    }
+
+    fn mtu_of_address(&self, addr: Ipv4Addr) -> Result<Option<u32>> {
+        let mut nl = self.nl();
+        for link in nl.links()? {
+            if nl
+                .addresses_v4(link.index)?
+                .iter()
+                .any(|a| a.addr() == addr)
+            {
+                return Ok(Some(link.mtu));
+            }
+        }
+        Ok(None)
     }
 
     fn attach(
@@ -300,6 +371,19 @@ pub mod fake {
             let p = path.display().to_string();
             self.veths.lock().unwrap().retain(|(_, s)| *s != p);
             Ok(())
+        }
+        fn ensure_overlay(&self, b: &str, _v: &str, _n: u32, _l: Ipv4Addr, _m: u32) -> Result<()> {
+            self.bridges.lock().unwrap().insert(b.to_string());
+            Ok(())
+        }
+        fn set_peer(&self, _v: &str, _i: Ipv4Addr, _m: [u8; 6], _t: Ipv4Addr) -> Result<()> {
+            Ok(())
+        }
+        fn remove_peer(&self, _v: &str, _i: Ipv4Addr, _m: [u8; 6], _t: Ipv4Addr) -> Result<()> {
+            Ok(())
+        }
+        fn mtu_of_address(&self, _a: Ipv4Addr) -> Result<Option<u32>> {
+            Ok(Some(1500))
         }
         fn attach(&self, _b: &str, host: &str, sandbox: &Path, _i: &ContainerIf) -> Result<()> {
             if let Some(m) = self.fail_attach.lock().unwrap().clone() {

@@ -1,6 +1,7 @@
 //! berthd: the Berth daemon.
 
 mod api;
+mod cluster;
 mod config;
 mod driver;
 mod engine;
@@ -39,6 +40,7 @@ async fn run(cfg: config::DaemonConfig) -> anyhow::Result<()> {
         tokio::task::spawn_blocking(move || engine::Engine::new(cfg, net, fw, dns)).await??
     };
     engine.watch_running();
+    cluster::start(engine.clone());
     if let Some(dir) = socket.parent() {
         std::fs::create_dir_all(dir)?;
     }

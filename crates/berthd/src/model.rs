@@ -11,8 +11,20 @@ use std::net::Ipv4Addr;
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum DriverConfig {
     Bridge(BridgeConfig),
+    /// A network across hosts: a local bridge per host joined by a VXLAN device. `bridge` holds
+    /// the local side (its `internal` is true: overlay traffic never leaves through the host;
+    /// containers get a second interface on the gateway bridge for that).
+    Overlay(OverlayConfig),
     Host,
     Null,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OverlayConfig {
+    pub bridge: BridgeConfig,
+    pub vni: u32,
+    /// The VXLAN device, `vx-<first 12 of id>`.
+    pub vxlan: String,
 }
 
 impl DriverConfig {
@@ -20,13 +32,28 @@ impl DriverConfig {
     pub fn name(&self) -> &'static str {
         match self {
             DriverConfig::Bridge(_) => "bridge",
+            DriverConfig::Overlay(_) => "overlay",
             DriverConfig::Host => "host",
             DriverConfig::Null => "null",
         }
     }
+    /// The local bridge of a bridge or overlay network.
     pub fn bridge(&self) -> Option<&BridgeConfig> {
         match self {
             DriverConfig::Bridge(b) => Some(b),
+            DriverConfig::Overlay(o) => Some(&o.bridge),
+            _ => None,
+        }
+    }
+
+    /// Networks whose endpoints are interfaces (not host or none mode).
+    pub fn has_interfaces(&self) -> bool {
+        self.bridge().is_some()
+    }
+
+    pub fn overlay(&self) -> Option<&OverlayConfig> {
+        match self {
+            DriverConfig::Overlay(o) => Some(o),
             _ => None,
         }
     }

@@ -69,5 +69,44 @@ pub async fn info(c: &Client) -> anyhow::Result<i32> {
     for l in info_lines(&v) {
         println!("{l}");
     }
+    for l in cluster_lines(&v["Cluster"]) {
+        println!("{l}");
+    }
     Ok(0)
+}
+
+/// The cluster store section, when berthd runs with one.
+pub fn cluster_lines(c: &Value) -> Vec<String> {
+    let Some(store) = c["ClusterStore"].as_str() else {
+        return Vec::new();
+    };
+    let mut out = vec![
+        " Cluster:".to_string(),
+        format!("  Store: {store}"),
+        format!(
+            "  Advertise Address: {}",
+            c["ClusterAdvertise"].as_str().unwrap_or("")
+        ),
+        format!("  Node ID: {}", c["NodeID"].as_str().unwrap_or("")),
+        format!(
+            "  Connected: {}",
+            if c["Connected"].as_bool() == Some(true) {
+                "yes"
+            } else {
+                "no"
+            }
+        ),
+    ];
+    if let Some(e) = c["Error"].as_str() {
+        out.push(format!("  Error: {e}"));
+    }
+    out.push("  Peers:".to_string());
+    for p in c["Peers"].as_array().map(Vec::as_slice).unwrap_or(&[]) {
+        out.push(format!(
+            "   {} {}",
+            p["Name"].as_str().unwrap_or(""),
+            p["IP"].as_str().unwrap_or("")
+        ));
+    }
+    out
 }

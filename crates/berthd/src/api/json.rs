@@ -1,12 +1,12 @@
 //! Engine records rendered as Docker's JSON.
 
 use crate::engine::Engine;
-use crate::model::{Container, DriverConfig, Endpoint, Network, Status};
+use crate::model::{Container, Endpoint, Network, Status};
 use serde_json::{json, Map, Value};
 
 pub fn network(engine: &Engine, n: &Network) -> Value {
-    let (ipam_config, internal, mut options) = match &n.driver {
-        DriverConfig::Bridge(b) => {
+    let (ipam_config, internal, mut options) = match n.driver.bridge() {
+        Some(b) => {
             let mut cfg = json!({ "Subnet": b.ipam.subnet.to_string(), "Gateway": b.ipam.gateway.to_string() });
             if let Some(r) = b.ipam.ip_range {
                 cfg["IPRange"] = json!(r.to_string());
@@ -28,7 +28,8 @@ pub fn network(engine: &Engine, n: &Network) -> Value {
                     json!(b.mtu.to_string()),
                 );
             }
-            (vec![cfg], b.internal, opts)
+            // An overlay's local bridge is internal by construction; the network is not.
+            (vec![cfg], b.internal && n.driver.overlay().is_none(), opts)
         }
         _ => (vec![], false, Map::new()),
     };
@@ -48,11 +49,31 @@ pub fn network(engine: &Engine, n: &Network) -> Value {
             }),
         );
     }
+    let overlay = n.driver.overlay().is_some();
+    if overlay {
+        for (_, v) in containers.iter_mut() {
+            v["Host"] = json!(engine.host_id());
+        }
+        for ep in engine.remote_endpoints(&n.id) {
+            containers.insert(
+                ep.container_id.clone(),
+                json!({
+                    "Name": ep.name,
+                    "EndpointID": ep.endpoint_id,
+                    "MacAddress": ep.mac,
+                    "IPv4Address": format!("{}/{}", ep.ipv4, n.driver.bridge().map(|b| b.ipam.subnet.prefix_len()).unwrap_or(32)),
+                    "IPv6Address": "",
+                    "Host": ep.host_id,
+                    "HostAddress": ep.vtep.to_string(),
+                }),
+            );
+        }
+    }
     json!({
         "Name": n.name.as_str(),
         "Id": n.id.as_str(),
         "Created": n.created,
-        "Scope": "local",
+        "Scope": if n.driver.overlay().is_some() { "global" } else { "local" },
         "Driver": n.driver.name(),
         "EnableIPv4": true,
         "EnableIPv6": false,

@@ -68,6 +68,7 @@ async fn info(State(engine): State<AppState>) -> impl IntoResponse {
         "OSType": "linux",
         "Architecture": std::env::consts::ARCH,
         "NCPU": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-        "Plugins": { "Network": ["bridge", "host", "null"], "Volume": [], "Log": ["json-file"] },
+        "Plugins": { "Network": ["bridge", "host", "null", "overlay"], "Volume": [], "Log": ["json-file"] },
+        "Cluster": engine.cluster_info(),
     }))
 }

@@ -2,7 +2,7 @@
 
 use super::Engine;
 use crate::error::{EngineError, Result};
-use crate::model::{DriverConfig, EndpointRequest, Status};
+use crate::model::{EndpointRequest, Status};
 
 impl Engine {
     pub fn connect(&self, net_key: &str, ctr_key: &str, request: EndpointRequest) -> Result<()> {
@@ -20,11 +20,7 @@ impl Engine {
             .iter()
             .filter_map(|(id, _)| inner.networks.get(id))
             .collect();
-        if !matches!(net.driver, DriverConfig::Bridge(_))
-            || current
-                .iter()
-                .any(|n| !matches!(n.driver, DriverConfig::Bridge(_)))
-        {
+        if !net.driver.has_interfaces() || current.iter().any(|n| !n.driver.has_interfaces()) {
             return Err(EngineError::Invalid(format!(
                 "container {} cannot be connected to network {}: a container in host or none \
                  mode has no other networks",
@@ -61,6 +57,9 @@ impl Engine {
             return Err(e);
         }
         let c = cm.clone();
+        if let Err(e) = self.announce(&inner, &c) {
+            tracing::warn!("announcing {} to the cluster: {e}", c.name);
+        }
         self.rewrite_hosts(&inner, &c);
         self.switch_resolv_conf(&inner, &c);
         self.sync_dns(&inner, Some(&c));
@@ -87,7 +86,7 @@ impl Engine {
                 c.name, net.name
             )));
         };
-        if !matches!(net.driver, DriverConfig::Bridge(_)) {
+        if !net.driver.has_interfaces() {
             return Err(EngineError::Invalid(format!(
                 "container {} cannot be disconnected from the {} network",
                 c.name, net.name
@@ -110,6 +109,8 @@ impl Engine {
             self.driver(&net).leave(&net, ep)?;
             if let Some(pool) = inner.pools.get_mut(&net.id) {
                 pool.release(ep.ipv4);
+            } else {
+                self.withdraw(&inner, ep);
             }
         }
         let cm = inner.container_mut(&c.id)?;

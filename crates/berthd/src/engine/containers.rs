@@ -3,8 +3,7 @@
 use super::{Engine, Inner};
 use crate::error::{EngineError, Result};
 use crate::model::{
-    now_rfc3339, Container, ContainerConfig, DriverConfig, EndpointRequest, HostConfig, State,
-    Status,
+    now_rfc3339, Container, ContainerConfig, EndpointRequest, HostConfig, State, Status,
 };
 use berth_core::id::{Name, ObjectId};
 use std::collections::BTreeMap;
@@ -47,6 +46,9 @@ impl Engine {
             )));
         }
         let path = argv.remove(0);
+        if self.lock().wants_gwbridge(&req) {
+            self.ensure_gwbridge()?;
+        }
         let mut inner = self.lock();
         let name = match req.name.clone() {
             Some(n) => n,
@@ -168,6 +170,60 @@ impl Engine {
     }
 }
 
+/// The local bridge that gives overlay containers a way out.
+pub const GWBRIDGE: &str = "berth_gwbridge";
+
+impl Inner {
+    /// Whether the request's networks are overlays only (so the gateway bridge is needed).
+    fn wants_gwbridge(&self, req: &ContainerCreate) -> bool {
+        let mode = match req.host_config.network_mode.as_str() {
+            "" | "default" => "bridge",
+            m => m,
+        };
+        let ids: Vec<(ObjectId, EndpointRequest)> = std::iter::once(mode)
+            .chain(req.endpoints.keys().map(|k| k.as_str()))
+            .filter_map(|k| self.network(k).ok())
+            .map(|n| (n.id.clone(), EndpointRequest::default()))
+            .collect();
+        self.needs_gwbridge(&ids)
+    }
+
+    fn needs_gwbridge(&self, nets: &[(ObjectId, EndpointRequest)]) -> bool {
+        let nets: Vec<_> = nets
+            .iter()
+            .filter_map(|(id, _)| self.networks.get(id))
+            .collect();
+        nets.iter().any(|n| n.driver.overlay().is_some())
+            && !nets.iter().any(|n| {
+                n.driver.overlay().is_none() && n.driver.bridge().is_some_and(|b| !b.internal)
+            })
+    }
+}
+
+impl Engine {
+    fn ensure_gwbridge(&self) -> Result<()> {
+        if self.lock().network(GWBRIDGE).is_ok() {
+            return Ok(());
+        }
+        let mut options = BTreeMap::new();
+        options.insert(
+            super::networks::OPT_BRIDGE_NAME.to_string(),
+            GWBRIDGE.to_string(),
+        );
+        let req = super::networks::NetworkCreate {
+            name: Some(Name::try_from(GWBRIDGE)?),
+            driver: "bridge".into(),
+            options,
+            ..Default::default()
+        };
+        match self.create_network(req) {
+            Ok(_) => Ok(()),
+            Err(EngineError::Conflict(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 fn with_tag(image: &str) -> String {
@@ -229,10 +285,17 @@ fn plan_networks(inner: &Inner, req: &ContainerCreate) -> Result<Vec<(ObjectId, 
         }
         out.push((net.id.clone(), ep));
     }
+    // Containers only on overlays reach the outside (and publish ports) through a second
+    // interface on the local gateway bridge, like Docker's docker_gwbridge.
+    if inner.needs_gwbridge(&out) {
+        if let Ok(gw) = inner.network(GWBRIDGE) {
+            out.push((gw.id.clone(), EndpointRequest::default()));
+        }
+    }
     if out.len() > 1 {
         for (id, _) in &out {
             let n = &inner.networks[id];
-            if !matches!(n.driver, DriverConfig::Bridge(_)) {
+            if !n.driver.has_interfaces() {
                 return Err(EngineError::Invalid(format!(
                     "conflicting options: container cannot be connected to network {:?} and to other networks",
                     n.name.as_str()

@@ -64,7 +64,35 @@ fn records(inner: &Inner) -> Vec<Record> {
     out
 }
 
+/// Remote hosts' endpoints on overlay networks.
+fn remote_records(engine: &Engine, inner: &Inner) -> Vec<Record> {
+    let mut out = Vec::new();
+    for net in inner
+        .networks
+        .values()
+        .filter(|n| n.driver.overlay().is_some())
+    {
+        for ep in engine.remote_endpoints(&net.id) {
+            out.push(Record {
+                container_id: ep.container_id,
+                name: ep.name,
+                hostname: ep.hostname,
+                aliases: ep.aliases,
+                network: net.name.to_string(),
+                ipv4: ep.ipv4,
+            });
+        }
+    }
+    out
+}
+
 impl Engine {
+    fn all_records(&self, inner: &Inner) -> Vec<Record> {
+        let mut r = records(inner);
+        r.extend(remote_records(self, inner));
+        r
+    }
+
     /// What `c` sees through its resolver, or None when it is on no user-defined network.
     fn dns_config(&self, inner: &Inner, c: &Container) -> Option<ContainerDns> {
         let nets: Vec<_> = c
@@ -115,7 +143,7 @@ impl Engine {
                 _ => self.dns.detach(c.id.as_str()),
             }
         }
-        self.dns.set_records(records(inner));
+        self.dns.set_records(self.all_records(inner));
     }
 
     /// At start: serve every running container again (berthd's sockets died with it).
@@ -128,7 +156,7 @@ impl Engine {
         {
             self.sync_dns(&inner, Some(c));
         }
-        self.dns.set_records(records(&inner));
+        self.dns.set_records(self.all_records(&inner));
     }
 }
 

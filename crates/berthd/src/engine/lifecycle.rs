@@ -53,6 +53,9 @@ impl Engine {
                 cm.state.started_at = now_rfc3339();
                 let saved = self.store.save_container(cm);
                 let c = cm.clone();
+                if let Err(e) = self.announce(&inner, &c) {
+                    tracing::warn!("announcing {} to the cluster: {e}", c.name);
+                }
                 self.sync_dns(&inner, Some(&c));
                 drop(inner);
                 self.watch_exit(c.id.clone(), started.shim_pid);
@@ -66,6 +69,8 @@ impl Engine {
                 for (net, ip) in &applied.addresses {
                     if let Some(pool) = inner.pools.get_mut(net) {
                         pool.release(*ip);
+                    } else {
+                        self.release_overlay_address(net, *ip);
                     }
                 }
                 if let Some(p) = &applied.sandbox {
@@ -150,12 +155,16 @@ impl Engine {
                 net.name
             )));
         };
-        let pool = inner.pools.get_mut(&net.id).ok_or_else(|| {
-            EngineError::Internal(format!("network {} has no address pool", net.name))
-        })?;
-        let ip = match request.ipv4 {
-            Some(ip) => pool.reserve(ip).map(|_| ip)?,
-            None => pool.allocate()?,
+        let ip = if net.driver.overlay().is_some() {
+            self.claim_overlay_address(net, request.ipv4)?
+        } else {
+            let pool = inner.pools.get_mut(&net.id).ok_or_else(|| {
+                EngineError::Internal(format!("network {} has no address pool", net.name))
+            })?;
+            match request.ipv4 {
+                Some(ip) => pool.reserve(ip).map(|_| ip)?,
+                None => pool.allocate()?,
+            }
         };
         let ep = Endpoint {
             id: ObjectId::generate(),
@@ -171,6 +180,8 @@ impl Engine {
         if let Err(e) = self.driver(net).join(net, &ep, sandbox) {
             if let Some(pool) = inner.pools.get_mut(&net.id) {
                 pool.release(ip);
+            } else if net.driver.overlay().is_some() {
+                self.release_overlay_address(&net.id, ip);
             }
             return Err(e);
         }
@@ -276,6 +287,8 @@ impl Engine {
         for ep in &endpoints {
             if let Some(pool) = inner.pools.get_mut(&ep.network) {
                 pool.release(ep.ipv4);
+            } else {
+                self.withdraw(&inner, ep);
             }
         }
         if !published.is_empty() {

@@ -12,6 +12,7 @@ mod lifecycle;
 mod links;
 mod lookup;
 pub mod networks;
+mod overlay;
 mod ports;
 mod reconcile;
 
@@ -20,6 +21,7 @@ pub use exec::ExecRecord;
 
 use crate::config::DaemonConfig;
 use crate::driver::bridge::BridgeDriver;
+use crate::driver::overlay::OverlayDriver;
 use crate::driver::{Driver, NoopDriver};
 use crate::error::Result;
 use crate::kernel::{Firewall, NetOps};
@@ -39,8 +41,12 @@ pub struct Engine {
     net: Arc<dyn NetOps>,
     dns: Arc<dyn NameService>,
     bridge: BridgeDriver,
+    overlay: OverlayDriver,
     noop: NoopDriver,
     inner: Mutex<Inner>,
+    /// The cluster store client and this host's view of it (overlay networks).
+    cluster: Mutex<overlay::ClusterState>,
+    host_id: String,
     /// Bumped on every container state change; waiters watch it.
     changes: tokio::sync::watch::Sender<u64>,
     shim: PathBuf,
@@ -70,7 +76,19 @@ impl Engine {
             std::fs::create_dir_all(cfg.exec_root.join(d))?;
         }
         let (changes, _) = tokio::sync::watch::channel(0);
+        let host_id = overlay::load_host_id(&cfg.data_root)?;
         let engine = Arc::new(Engine {
+            cluster: Mutex::new(overlay::ClusterState::default()),
+            host_id,
+            overlay: OverlayDriver {
+                net: net.clone(),
+                fw: fw.clone(),
+                advertise: cfg.advertise_addr,
+                ports: BridgeDriver {
+                    net: net.clone(),
+                    fw: fw.clone(),
+                },
+            },
             shim: cfg.shim_path(),
             cfg,
             store,
@@ -96,6 +114,7 @@ impl Engine {
     fn driver(&self, net: &Network) -> &dyn Driver {
         match net.driver {
             DriverConfig::Bridge(_) => &self.bridge,
+            DriverConfig::Overlay(_) => &self.overlay,
             DriverConfig::Host | DriverConfig::Null => &self.noop,
         }
     }

@@ -43,6 +43,9 @@ impl Engine {
                 "network with name {name} already exists"
             )));
         }
+        if req.driver == "overlay" {
+            return self.create_overlay(&mut inner, name, &req);
+        }
         let net = self.plan_network(&inner, name, &req)?;
         self.driver(&net).create_network(&net)?;
         if let Err(e) = self.store.save_network(&net) {
@@ -62,6 +65,11 @@ impl Engine {
     fn plan_network(&self, inner: &Inner, name: Name, req: &NetworkCreate) -> Result<Network> {
         match req.driver.as_str() {
             "" | "bridge" => {}
+            "overlay" => {
+                return Err(EngineError::Internal(
+                    "overlay networks are created by create_overlay".into(),
+                ))
+            }
             "host" | "null" => {
                 return Err(EngineError::Forbidden(format!(
                     "only one instance of \"{}\" network is allowed",
@@ -176,6 +184,9 @@ impl Engine {
                 net.name,
                 users.join(", ")
             )));
+        }
+        if net.driver.overlay().is_some() {
+            self.remove_overlay(&net)?;
         }
         self.driver(&net).delete_network(&net)?;
         self.store.delete_network(net.id.as_str())?;

@@ -86,9 +86,21 @@ impl Engine {
             .values()
             .filter_map(|n| n.driver.bridge())
             .collect();
-        for b in &bridges {
-            self.net
-                .ensure_bridge(&b.ifname, b.mtu, b.ipam.gateway_net())?;
+        for n in inner.networks.values() {
+            match (&n.driver, self.cfg.advertise_addr) {
+                (DriverConfig::Bridge(b), _) => {
+                    self.net
+                        .ensure_bridge(&b.ifname, b.mtu, b.ipam.gateway_net())?
+                }
+                (DriverConfig::Overlay(o), Some(local)) => self.net.ensure_overlay(
+                    &o.bridge.ifname,
+                    &o.vxlan,
+                    o.vni,
+                    local,
+                    o.bridge.mtu,
+                )?,
+                _ => {}
+            }
         }
         let ours: HashSet<&str> = bridges.iter().map(|b| b.ifname.as_str()).collect();
         for name in self.net.bridges()? {
@@ -212,7 +224,8 @@ fn predefined(name: &str, driver: DriverConfig) -> Network {
 /// Bridges Berth names itself: `berth0` and `br-<12 hex>`.
 fn is_berth_bridge_name(name: &str) -> bool {
     name == DEFAULT_BRIDGE_IFNAME
-        || name
-            .strip_prefix("br-")
-            .is_some_and(|h| h.len() == 12 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+        || ["br-", "ov-"].iter().any(|p| {
+            name.strip_prefix(p)
+                .is_some_and(|h| h.len() == 12 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+        })
 }

@@ -26,6 +26,9 @@ fn fixture() -> Fixture {
         bip: None,
         mtu: 1500,
         dns: vec![],
+        cluster_store: None,
+        advertise_addr: None,
+        cluster_ttl: 10,
         shim: None,
     };
     let net = Arc::new(FakeNet::default());
