@@ -50,6 +50,7 @@ pub fn start(engine: Arc<Engine>) {
                     let e = engine.clone();
                     let view = cluster.watch().borrow().clone();
                     let _ = tokio::task::spawn_blocking(move || {
+                        e.load_programmed_peers();
                         e.apply_view(view);
                         e.reannounce();
                     })

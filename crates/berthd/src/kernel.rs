@@ -45,6 +45,8 @@ pub trait NetOps: Send + Sync {
     /// A remote endpoint behind VTEP `vtep`: static FDB and permanent neighbour entries.
     fn set_peer(&self, vxlan: &str, ip: Ipv4Addr, mac: [u8; 6], vtep: Ipv4Addr) -> Result<()>;
     fn remove_peer(&self, vxlan: &str, ip: Ipv4Addr, mac: [u8; 6], vtep: Ipv4Addr) -> Result<()>;
+    /// The remote endpoints programmed on a VXLAN device: (ip, mac, vtep).
+    fn peers(&self, vxlan: &str) -> Result<Vec<(Ipv4Addr, [u8; 6], Ipv4Addr)>>;
     /// The MTU of the interface that holds `addr`, or None if no interface has it.
     fn mtu_of_address(&self, addr: Ipv4Addr) -> Result<Option<u32>>;
     /// A veth from `bridge` into the sandbox, configured as `ifc`.
@@ -196,6 +198,23 @@ impl NetOps for KernelNet {
         nl.neigh_del(vx.index, ip)?;
         nl.fdb_del(vx.index, mac, vtep)?;
         Ok(())
+    }
+
+    fn peers(&self, vxlan: &str) -> Result<Vec<(Ipv4Addr, [u8; 6], Ipv4Addr)>> {
+        let mut nl = self.nl();
+        let Some(vx) = nl.link_by_name(vxlan)? else {
+            return Ok(Vec::new());
+        };
+        let fdb = nl.fdb_entries(vx.index)?;
+        let neigh = nl.neigh_entries(vx.index)?;
+        Ok(neigh
+            .into_iter()
+            .filter_map(|(ip, mac)| {
+                fdb.iter()
+                    .find(|(m, _)| *m == mac)
+                    .map(|(_, vtep)| (ip, mac, *vtep))
+            })
+            .collect())
     }
 
     fn mtu_of_address(&self, addr: Ipv4Addr) -> Result<Option<u32>> {
@@ -384,6 +403,9 @@ pub mod fake {
         }
         fn mtu_of_address(&self, _a: Ipv4Addr) -> Result<Option<u32>> {
             Ok(Some(1500))
+        }
+        fn peers(&self, _v: &str) -> Result<Vec<(Ipv4Addr, [u8; 6], Ipv4Addr)>> {
+            Ok(Vec::new())
         }
         fn attach(&self, _b: &str, host: &str, sandbox: &Path, _i: &ContainerIf) -> Result<()> {
             if let Some(m) = self.fail_attach.lock().unwrap().clone() {

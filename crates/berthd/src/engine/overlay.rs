@@ -279,6 +279,25 @@ impl Engine {
         self.sync_dns(&inner, None);
     }
 
+    /// What the kernel already has (after a restart: entries of endpoints that vanished while
+    /// berthd was down are then removed by the next `program_peers`).
+    pub fn load_programmed_peers(&self) {
+        let inner = self.lock();
+        let mut found = HashSet::new();
+        for net in inner.networks.values() {
+            let Some(o) = net.driver.overlay() else {
+                continue;
+            };
+            for (ip, mac, vtep) in self.net.peers(&o.vxlan).unwrap_or_default() {
+                found.insert((o.vxlan.clone(), ip, mac, vtep));
+            }
+        }
+        self.cluster
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .programmed = found;
+    }
+
     /// FDB and neighbour entries for every remote endpoint of every local overlay.
     fn program_peers(&self, inner: &Inner, view: &ClusterView) {
         let mut want = HashSet::new();
