@@ -156,6 +156,16 @@ pub(crate) async fn keepalive_loop(shared: Arc<Shared>) {
                 Ok(()) => continue,
                 Err(e) => tracing::warn!(error = %e, "cannot renew the cluster lease; retrying"),
             },
+            // etcd answers a keepalive on an expired lease with "lease not found" rather
+            // than a TTL of 0 (seen after etcd stalled longer than the TTL): renew then too.
+            Session::Failed(e) if e.to_string().contains("lease not found") => {
+                match shared.renew(lease).await {
+                    Ok(()) => continue,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot renew the cluster lease; retrying")
+                    }
+                }
+            }
             Session::Failed(e) => {
                 tracing::debug!(error = %e, "cluster lease keepalive interrupted; retrying")
             }

@@ -447,7 +447,8 @@ mod tests {
         assert_eq!(render("{{json .Config.Env}}", &v), r#"["A=1","B=2"]"#);
         assert_eq!(
             render("{{.State | json}}", &v),
-            r#"{"ExitCode":0,"Pid":42,"Running":true}"#
+            // Keys keep the daemon's order, as Docker's templates print struct fields in order.
+            r#"{"Running":true,"ExitCode":0,"Pid":42}"#
         );
         assert_eq!(render(r#"{{index .Config.Labels "x.y"}}"#, &v), "z");
         assert_eq!(
