@@ -266,11 +266,12 @@ fn plan_networks(inner: &Inner, req: &ContainerCreate) -> Result<Vec<(ObjectId, 
             "network mode {mode:?} is not supported by berth yet"
         )));
     }
+    // The docker CLI keys the default network's endpoint settings as "default".
     let mut keys: Vec<&str> = vec![mode];
     keys.extend(
         req.endpoints
             .keys()
-            .map(|k| k.as_str())
+            .map(|k| if k == "default" { "bridge" } else { k.as_str() })
             .filter(|k| *k != mode),
     );
     let mut out: Vec<(ObjectId, EndpointRequest)> = Vec::new();
@@ -279,7 +280,16 @@ fn plan_networks(inner: &Inner, req: &ContainerCreate) -> Result<Vec<(ObjectId, 
         if out.iter().any(|(id, _)| *id == net.id) {
             continue;
         }
-        let ep = req.endpoints.get(key).cloned().unwrap_or_default();
+        let ep = req
+            .endpoints
+            .get(key)
+            .or_else(|| {
+                (key == "bridge")
+                    .then(|| req.endpoints.get("default"))
+                    .flatten()
+            })
+            .cloned()
+            .unwrap_or_default();
         if let Some(ip) = ep.ipv4 {
             check_requested_ip(inner, net, ip)?;
         }

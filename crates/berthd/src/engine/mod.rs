@@ -150,4 +150,6 @@ fn join_errors(errors: Vec<String>) -> Result<()> {
 }
 
 #[cfg(test)]
+mod ports_tests;
+#[cfg(test)]
 mod tests;

@@ -171,12 +171,16 @@ fn pick(
     lo: u16,
     hi: u16,
 ) -> Result<PortRange> {
-    let len = s.container.len() as u16;
-    let mut start = lo;
-    while u32::from(start) + u32::from(len) - 1 <= u32::from(hi) {
+    let len = s.container.len();
+    for start in u32::from(lo)..=u32::from(hi) {
+        let end = start + len - 1;
+        if end > u32::from(hi) {
+            break;
+        }
+        // Both fit in u16: start <= end <= hi.
         let range = PortRange {
-            start,
-            end: start + len - 1,
+            start: start as u16,
+            end: end as u16,
         };
         let probe = PortMapping {
             host_ip: s.host_ip,
@@ -189,10 +193,6 @@ fn pick(
             && fw.port_in_use(s.host_ip, s.proto, range).is_none();
         if free {
             return Ok(range);
-        }
-        start = start.saturating_add(1);
-        if start == u16::MAX {
-            break;
         }
     }
     Err(EngineError::Conflict(format!(
