@@ -33,6 +33,7 @@
 
 mod answer;
 mod forward;
+mod mmsg;
 mod service;
 mod tcp;
 mod udp;

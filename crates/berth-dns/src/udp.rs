@@ -2,8 +2,10 @@
 
 use crate::answer::{self, Outcome, Transport, OUR_UDP_PAYLOAD};
 use crate::forward::{forward, Upstreams, Via};
+use crate::mmsg::Batch;
 use crate::service::Served;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::UdpSocket;
@@ -13,40 +15,52 @@ use tokio::task::JoinSet;
 /// that is the hot path, and a task per query would cost more than the answer.
 pub(crate) async fn serve(socket: UdpSocket, served: Arc<Served>) {
     let socket = Arc::new(socket);
+    let fd = socket.as_raw_fd();
     // Queries are small; a larger datagram is cut here and then fails to parse (FORMERR).
-    let mut buf = vec![0u8; usize::from(OUR_UDP_PAYLOAD)];
+    let mut batch = Batch::new(usize::from(OUR_UDP_PAYLOAD));
+    let mut replies: Vec<(Vec<u8>, SocketAddr)> = Vec::with_capacity(crate::mmsg::BATCH);
     // Owned by this task, so aborting it aborts the forwards in flight too.
     let mut forwards = JoinSet::new();
     loop {
-        let (len, peer) = match socket.recv_from(&mut buf).await {
-            Ok(received) => received,
-            Err(e) => {
-                tracing::debug!(container = %served.container_id, error = %e, "DNS UDP receive failed");
-                // Never spin on a persistent error.
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
-            }
-        };
-        let packet = &buf[..len];
-        let outcome = {
+        if let Err(e) = socket.readable().await {
+            tracing::debug!(container = %served.container_id, error = %e, "DNS UDP socket failed");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        }
+        // Drain what is queued in batches, then wait again.
+        loop {
+            let received = socket.try_io(tokio::io::Interest::READABLE, || match batch.recv(fd) {
+                Ok(0) => Err(std::io::ErrorKind::WouldBlock.into()),
+                other => other,
+            });
+            let n = match received {
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    tracing::debug!(container = %served.container_id, error = %e, "DNS UDP receive failed");
+                    break;
+                }
+            };
             let snapshot = served.shared.snapshot.load();
             let config = served.config.load();
-            answer::handle(packet, &snapshot, &config.view, Transport::Udp)
-        };
-        match outcome {
-            Outcome::Reply(reply) => {
-                // A client that went away is its own problem.
-                let _ = socket.send_to(&reply, peer).await;
+            for i in 0..n {
+                let (packet, peer) = batch.get(i);
+                match answer::handle(packet, &snapshot, &config.view, Transport::Udp) {
+                    Outcome::Reply(reply) => replies.push((reply, peer)),
+                    Outcome::Drop => {}
+                    Outcome::Forward { udp_limit } => {
+                        let query = Forwarded {
+                            packet,
+                            peer,
+                            udp_limit,
+                        };
+                        spawn_forward(&mut forwards, &socket, query, &served)
+                    }
+                }
             }
-            Outcome::Drop => {}
-            Outcome::Forward { udp_limit } => {
-                let query = Forwarded {
-                    packet,
-                    peer,
-                    udp_limit,
-                };
-                spawn_forward(&mut forwards, &socket, query, &served)
-            }
+            // A client that went away is its own problem.
+            crate::mmsg::send_all(fd, &replies);
+            replies.clear();
         }
     }
 }
