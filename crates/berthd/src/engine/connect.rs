@@ -50,9 +50,7 @@ impl Engine {
             if let Some(ep) = endpoint {
                 cm.endpoints.pop();
                 let _ = self.driver(&net).leave(&net, &ep);
-                if let Some(pool) = inner.pools.get_mut(&net.id) {
-                    pool.release(ep.ipv4);
-                }
+                self.release_address(&mut inner, &net.id, ep.ipv4);
             }
             return Err(e);
         }
@@ -107,11 +105,8 @@ impl Engine {
                 self.bridge.fw.unpublish(&maps)?;
             }
             self.driver(&net).leave(&net, ep)?;
-            if let Some(pool) = inner.pools.get_mut(&net.id) {
-                pool.release(ep.ipv4);
-            } else {
-                self.withdraw(&inner, ep);
-            }
+            self.withdraw(&inner, ep);
+            self.release_address(&mut inner, &net.id, ep.ipv4);
         }
         let cm = inner.container_mut(&c.id)?;
         cm.networks.remove(pos);

@@ -67,11 +67,7 @@ impl Engine {
                     let _ = self.bridge.fw.unpublish(&applied.published);
                 }
                 for (net, ip) in &applied.addresses {
-                    if let Some(pool) = inner.pools.get_mut(net) {
-                        pool.release(*ip);
-                    } else {
-                        self.release_overlay_address(net, *ip);
-                    }
+                    self.release_address(&mut inner, net, *ip);
                 }
                 if let Some(p) = &applied.sandbox {
                     let _ = self.net.release_sandbox(p);
@@ -138,6 +134,20 @@ impl Engine {
         Ok((endpoints, started))
     }
 
+    /// Gives an endpoint's address back: to the network's pool, or to the cluster for an
+    /// overlay (the one place that knows where addresses come from).
+    pub(super) fn release_address(
+        &self,
+        inner: &mut super::Inner,
+        net: &ObjectId,
+        ip: std::net::Ipv4Addr,
+    ) {
+        match inner.pools.get_mut(net) {
+            Some(pool) => pool.release(ip),
+            None => self.release_overlay_address(net, ip),
+        }
+    }
+
     /// Takes an address for `net` and joins the sandbox to it. On failure the address is
     /// back in the pool and nothing is left in the kernel.
     pub(super) fn attach_endpoint(
@@ -178,11 +188,7 @@ impl Engine {
             default_route,
         };
         if let Err(e) = self.driver(net).join(net, &ep, sandbox) {
-            if let Some(pool) = inner.pools.get_mut(&net.id) {
-                pool.release(ip);
-            } else if net.driver.overlay().is_some() {
-                self.release_overlay_address(&net.id, ip);
-            }
+            self.release_address(inner, &net.id, ip);
             return Err(e);
         }
         Ok(ep)
@@ -285,11 +291,8 @@ impl Engine {
         let auto_remove = c.host_config.auto_remove;
         let c = c.clone();
         for ep in &endpoints {
-            if let Some(pool) = inner.pools.get_mut(&ep.network) {
-                pool.release(ep.ipv4);
-            } else {
-                self.withdraw(&inner, ep);
-            }
+            self.withdraw(&inner, ep);
+            self.release_address(&mut inner, &ep.network, ep.ipv4);
         }
         if !published.is_empty() {
             if let Err(e) = self.bridge.fw.unpublish(&published) {

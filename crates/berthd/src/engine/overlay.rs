@@ -110,7 +110,11 @@ impl Engine {
             let _ = block(cluster.delete_network(&def.id));
             return Err(e);
         }
-        self.store.save_network(&net)?;
+        if let Err(e) = self.store.save_network(&net) {
+            let _ = self.driver(&net).delete_network(&net);
+            let _ = block(cluster.delete_network(&def.id));
+            return Err(e);
+        }
         inner.networks.insert(net.id.clone(), net.clone());
         Ok(net)
     }
@@ -221,7 +225,8 @@ impl Engine {
         Ok(())
     }
 
-    /// Withdraws an overlay endpoint and its address (container stopped or disconnected).
+    /// Withdraws an overlay endpoint from the cluster (container stopped or disconnected); its
+    /// address goes back through `release_address`.
     pub(super) fn withdraw(&self, inner: &Inner, ep: &Endpoint) {
         let Some(net) = inner.networks.get(&ep.network) else {
             return;
@@ -234,7 +239,6 @@ impl Engine {
                 tracing::warn!("withdrawing endpoint {} from the cluster: {e}", ep.id);
             }
         }
-        self.release_overlay_address(&ep.network, ep.ipv4);
     }
 
     /// Makes this host match the cluster: overlay networks, VXLAN peers, DNS records.
