@@ -3,7 +3,7 @@
 use berth_sys::netns::NetNs;
 use nix::sched::{unshare, CloneFlags};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{exit, Command};
 use std::time::{Duration, Instant};
 
 /// Set when this binary runs inside its `unshare` sandbox.
@@ -15,6 +15,29 @@ pub type TestFn = fn(&Ctx) -> TestResult;
 /// What a test gets: a scratch directory for namespace bind files.
 pub struct Ctx {
     pub dir: PathBuf,
+}
+
+/// The main() of every kernel test binary: re-execs it under `unshare --net --mount
+/// --propagation private` (nothing can reach the machine's root namespaces), then runs the
+/// tests whose name contains the first argument that is not a flag.
+pub fn main_in_sandbox(tests: &[(&str, TestFn)]) -> ! {
+    if std::env::var_os(SANDBOX_ENV).is_none() {
+        exit(reexec_in_sandbox());
+    }
+    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    exit(run_all(tests, filter.as_deref()));
+}
+
+fn reexec_in_sandbox() -> i32 {
+    let exe = std::env::current_exe().expect("path of the test binary");
+    let status = Command::new("unshare")
+        .args(["--net", "--mount", "--propagation", "private", "--"])
+        .arg(exe)
+        .args(std::env::args_os().skip(1))
+        .env(SANDBOX_ENV, "1")
+        .status()
+        .expect("running the tests under unshare (util-linux)");
+    status.code().unwrap_or(1)
 }
 
 /// Runs the tests whose name contains `filter`; returns the process exit code.
