@@ -60,7 +60,6 @@ impl Upstreams {
 /// The reply for `query` (a parsed query at least a header long), with the client's ID.
 pub(crate) async fn forward(query: &[u8], upstreams: &Upstreams, via: Via) -> Vec<u8> {
     let client_id = [query[0], query[1]];
-    let mut failed_reply = None;
     let mut sockets = UdpSockets::default();
     for &server in &upstreams.servers {
         let mut sent = query.to_vec();
@@ -92,11 +91,13 @@ pub(crate) async fn forward(query: &[u8], upstreams: &Upstreams, via: Via) -> Ve
         reply[..2].copy_from_slice(&client_id);
         match reply[3] & 0x0f {
             // SERVFAIL, REFUSED: another server may do better.
-            2 | 5 => failed_reply = Some(reply),
+            2 | 5 => continue,
             _ => return reply,
         }
     }
-    failed_reply.unwrap_or_else(|| servfail(query))
+    // Every server failed, refused or did not answer: the client gets SERVFAIL, as from
+    // Docker's resolver (a REFUSED from the last server is not passed on).
+    servfail(query)
 }
 
 /// Is `reply` a response to a query sent with `sent`'s ID?

@@ -18,6 +18,10 @@ pub const ALL: &[(&str, TestFn)] = &[
         forwards_with_failover_from_the_container,
     ),
     (
+        "every_server_failing_gives_servfail",
+        every_server_failing_gives_servfail,
+    ),
+    (
         "nxdomain_passes_and_only_three_servers_count",
         nxdomain_passes_and_only_three_servers_count,
     ),
@@ -123,6 +127,30 @@ fn forwards_with_failover_from_the_container(ctx: &Ctx) -> TestResult {
             seen.iter().all(|s| s.ip().to_string() == CONTAINER_ADDR),
             || format!("{who} was queried from {seen:?}, not from the container's address"),
         )?;
+    }
+    Ok(())
+}
+
+/// SERVFAIL from one server and REFUSED from the next: the client gets SERVFAIL (not the
+/// last server's REFUSED), after both were asked.
+fn every_server_failing_gives_servfail(ctx: &Ctx) -> TestResult {
+    let (up, c) = lab(ctx)?;
+    let failing = upstream_in(&up, "192.0.2.2:53", Behaviour::ServFail, false)?;
+    let refusing = upstream_in(&up, "192.0.2.3:53", Behaviour::Refused, false)?;
+    let dns = ctx.service();
+    let config = ContainerDns {
+        upstreams: upstreams(&["192.0.2.2:53", "192.0.2.3:53"])?,
+        ..cfg(&["app"])
+    };
+    dns.attach("c", c.path(), config).map_err(e)?;
+    let m = Client::new(&c)?.query("example.com", RecordType::A)?;
+    ensure(m.metadata.response_code == ResponseCode::ServFail, || {
+        format!("expected SERVFAIL, got {m:?}")
+    })?;
+    for (server, who) in [(&failing, "servfail"), (&refusing, "refused")] {
+        ensure(server.queries().len() == 1, || {
+            format!("the {who} server saw {:?}", server.queries())
+        })?;
     }
     Ok(())
 }

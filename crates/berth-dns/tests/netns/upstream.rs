@@ -19,6 +19,8 @@ pub enum Behaviour {
     Silent,
     /// SERVFAIL to everything.
     ServFail,
+    /// REFUSED to everything.
+    Refused,
     /// `example.com` → EXAMPLE_ADDR; any other name → NXDOMAIN.
     Answer,
 }
@@ -120,6 +122,7 @@ fn reply(query: &[u8], how: Behaviour) -> Option<Vec<u8>> {
     match how {
         Behaviour::Silent => return None,
         Behaviour::ServFail => reply.metadata.response_code = ResponseCode::ServFail,
+        Behaviour::Refused => reply.metadata.response_code = ResponseCode::Refused,
         Behaviour::Answer if name.to_ascii().eq_ignore_ascii_case("example.com.") => {
             reply.add_answer(Record::from_rdata(name, 60, RData::A(A(EXAMPLE_ADDR))));
         }
