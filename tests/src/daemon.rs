@@ -144,13 +144,26 @@ impl Sandbox {
 
     /// A raw `GET path` on the API socket: (status code, body).
     pub fn api_get(&self, path: &str) -> Result<(u16, String)> {
+        self.api_request("GET", path, None)
+    }
+
+    /// A raw request on the API socket, with a JSON body if given: (status code, body).
+    pub fn api_request(
+        &self,
+        method: &str,
+        path: &str,
+        json: Option<&serde_json::Value>,
+    ) -> Result<(u16, String)> {
         let sock = self.inside(&self.socket());
         let mut s =
             UnixStream::connect(&sock).with_context(|| format!("connect {}", sock.display()))?;
         s.set_read_timeout(Some(Duration::from_secs(10)))?;
+        let body = json.map(|j| j.to_string()).unwrap_or_default();
         write!(
             s,
-            "GET {path} HTTP/1.1\r\nHost: berth\r\nConnection: close\r\n\r\n"
+            "{method} {path} HTTP/1.1\r\nHost: berth\r\nConnection: close\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
         )?;
         let mut raw = Vec::new();
         s.read_to_end(&mut raw)?;

@@ -159,6 +159,16 @@ fn predefined_names_cannot_be_created_and_dangling_filter_lists_unused_networks(
         let out = sb.berth_fails(&["network", "create", name]);
         assert!(out.text_lower().contains("pre-defined"), "{name}: {out}");
     }
+    // Through the API as well, with `default`, `container` and the `container:` prefix (403).
+    for name in ["bridge", "none", "default", "container", "container:web"] {
+        let body = serde_json::json!({ "Name": name });
+        let (code, text) = sb
+            .api_request("POST", "/networks/create", Some(&body))
+            .unwrap();
+        assert_eq!(code, 403, "create {name}: {text}");
+    }
+    let listed = sb.api_json("/networks").unwrap();
+    assert_eq!(listed.as_array().map(Vec::len), Some(3), "{listed}");
     sb.berth_ok(&["network", "create", "used"]);
     sb.berth_ok(&["network", "create", "unused"]);
     sb.run_d(&["--name", "u", "--network", "used", "busybox", "sleep", "1d"]);

@@ -72,6 +72,17 @@ fn to_request(b: CreateBody) -> ApiResult<NetworkCreate> {
     if b.name.is_empty() {
         return Err(ApiError::bad_request("network name is required"));
     }
+    // Docker reserves `container:<id>` (the network mode) as it does the predefined names:
+    // 403, before the name's syntax is looked at.
+    if b.name.starts_with("container:") {
+        return Err(ApiError(
+            StatusCode::FORBIDDEN,
+            format!(
+                "{} is a reserved network name (container:<name> is a network mode)",
+                b.name
+            ),
+        ));
+    }
     let name = Name::try_from(b.name.clone())
         .map_err(|e| ApiError::bad_request(format!("invalid network name {:?}: {e}", b.name)))?;
     if b.enable_ipv6 == Some(true) {
