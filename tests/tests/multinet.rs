@@ -180,3 +180,41 @@ fn predefined_names_cannot_be_created_and_dangling_filter_lists_unused_networks(
         .collect();
     assert_eq!(names, vec!["unused"], "dangling networks:\n{dangling}");
 }
+
+#[test]
+fn api_before_1_44_creates_on_one_network_only() {
+    let sb = Sandbox::ready();
+    sb.berth_ok(&["network", "create", "n1"]);
+    sb.berth_ok(&["network", "create", "n2"]);
+    let body = |name: &str| {
+        serde_json::json!({
+            "Image": "busybox",
+            "Cmd": ["sleep", "1d"],
+            "HostConfig": { "NetworkMode": "n1" },
+            "NetworkingConfig": { "EndpointsConfig": { "n1": {}, "n2": {} } },
+            "Name": name,
+        })
+    };
+    let (code, text) = sb
+        .api_request(
+            "POST",
+            "/v1.43/containers/create?name=old",
+            Some(&body("old")),
+        )
+        .unwrap();
+    assert_eq!(code, 400, "{text}");
+    assert!(text.contains("n1") && text.contains("n2"), "{text}");
+    let (code, _) = sb.api_get("/containers/old/json").unwrap();
+    assert_eq!(code, 404, "a refused create left a container behind");
+    let (code, text) = sb
+        .api_request(
+            "POST",
+            "/v1.44/containers/create?name=new",
+            Some(&body("new")),
+        )
+        .unwrap();
+    assert_eq!(code, 201, "{text}");
+    let c = sb.api_json("/containers/new/json").unwrap();
+    let nets = c["NetworkSettings"]["Networks"].as_object().unwrap();
+    assert!(nets.contains_key("n1") && nets.contains_key("n2"), "{c}");
+}

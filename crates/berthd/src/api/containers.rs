@@ -1,6 +1,8 @@
 //! `/containers`: create, start, stop, kill, wait, delete, inspect, list, rename, logs, attach.
 
-use super::{blocking, body_json, flag, json, parse_filters, ApiError, ApiResult, AppState};
+use super::{
+    blocking, body_json, flag, json, parse_filters, ApiError, ApiResult, ApiVersion, AppState,
+};
 use crate::engine::containers::ContainerCreate;
 use crate::model::{Container, EndpointRequest, HostConfig, Status};
 use axum::body::Bytes;
@@ -8,7 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use berth_core::id::Name;
 use serde::Deserialize;
 use serde_json::Value;
@@ -164,8 +166,22 @@ fn to_request(name: Option<&String>, b: CreateBody) -> ApiResult<ContainerCreate
     })
 }
 
-async fn create(State(engine): State<AppState>, Query(q): Q, body: Bytes) -> ApiResult<Response> {
+async fn create(
+    State(engine): State<AppState>,
+    Query(q): Q,
+    version: Option<Extension<ApiVersion>>,
+    body: Bytes,
+) -> ApiResult<Response> {
     let req = to_request(q.get("name"), body_json(&body)?)?;
+    // Before API 1.44 a container is created on one network; the others are connected later.
+    if version.is_some_and(|Extension(v)| v <= ApiVersion(1, 43)) && req.endpoints.len() > 1 {
+        let names: Vec<&str> = req.endpoints.keys().map(String::as_str).collect();
+        return Err(ApiError::bad_request(format!(
+            "Container cannot be connected to network endpoints: {} (API 1.43 and earlier \
+             take one network at create; connect the others after)",
+            names.join(", ")
+        )));
+    }
     let c = blocking(move || engine.create_container(req)).await?;
     Ok((
         StatusCode::CREATED,

@@ -81,13 +81,29 @@ pub fn router(engine: AppState) -> Router {
         .with_state(engine)
 }
 
-/// Strips a leading `/v1.NN` from the path, so every route answers with and without it.
+/// The API version a request named in its path (`/v1.43/...`): (major, minor). Requests
+/// without one get the current version's behaviour, as from Docker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ApiVersion(pub u32, pub u32);
+
+impl ApiVersion {
+    fn parse(s: &str) -> Option<Self> {
+        let (major, minor) = s.split_once('.')?;
+        Some(ApiVersion(major.parse().ok()?, minor.parse().ok()?))
+    }
+}
+
+/// Strips a leading `/v1.NN` from the path, so every route answers with and without it; the
+/// version goes into the request's extensions as an [`ApiVersion`].
 pub fn strip_version<B>(mut req: Request<B>) -> Request<B> {
-    let path = req.uri().path();
+    let path = req.uri().path().to_string();
     if let Some(rest) = path.strip_prefix("/v") {
         let end = rest.find('/').unwrap_or(rest.len());
         let ver = &rest[..end];
         if !ver.is_empty() && ver.chars().all(|c| c.is_ascii_digit() || c == '.') {
+            if let Some(v) = ApiVersion::parse(ver) {
+                req.extensions_mut().insert(v);
+            }
             let new_path = if end == rest.len() {
                 "/".to_string()
             } else {
