@@ -11,14 +11,24 @@ use ipnet::Ipv4Net;
 use std::net::Ipv4Addr;
 
 mod model;
+mod network;
+mod options;
 mod ports;
 mod render;
 
 pub use model::{
-    Chain, ChainType, CtState, CtStatus, Element, ElementOp, Hook, Map, MapValueType, Match,
-    Policy, Priority, RegularChain, Rule, Selector, Set, SetElement, SetKey, Table, Verdict,
+    Chain, ChainType, CtState, CtStatus, Element, ElementOp, Family, Hook, Map, MapValueType,
+    Match, Policy, Priority, RegularChain, Rule, Selector, Set, SetElement, SetKey, Table, Verdict,
+    DADDR_PROTO_PORT,
 };
-pub use ports::{port_elements, ports_elements, KeyField, MapElement, MapValue};
+pub use network::BridgeNetwork;
+pub use options::{
+    BridgeOptions, Egress, GatewayMode, OptionError, OPT_ENABLE_ICC, OPT_ENABLE_IP_MASQUERADE,
+    OPT_GATEWAY_MODE_IPV4, OPT_GATEWAY_MODE_IPV6, OPT_HOST_IPV4, OPT_TRUSTED_HOST_INTERFACES,
+};
+pub use ports::{
+    port_elements, ports_elements, published_elements, KeyField, MapElement, MapValue,
+};
 
 pub const TABLE_FAMILY: &str = "inet";
 pub const TABLE_NAME: &str = "berth";
@@ -34,38 +44,51 @@ pub struct NetworkFacts {
 }
 
 impl NetworkFacts {
-    /// The set elements that describe this network.
+    /// The set elements that describe this network with default options.
     pub fn elements(&self) -> Vec<SetElement> {
-        let name = || Element::IfName(self.bridge.clone());
-        let mut out = vec![
-            SetElement {
-                set: Set::Bridges,
-                element: name(),
-            },
-            SetElement {
-                set: Set::SameBridge,
-                element: Element::IfNamePair(self.bridge.clone(), self.bridge.clone()),
-            },
-        ];
-        out.push(if self.internal {
-            SetElement {
-                set: Set::InternalBridges,
-                element: name(),
-            }
-        } else {
-            SetElement {
-                set: Set::MasqSubnets,
-                element: Element::Ipv4Net(self.subnet),
-            }
-        });
-        out
+        BridgeNetwork::from(self).elements()
     }
 }
 
 /// The regular chain that DNATs published ports.
 pub const PUBLISH_CHAIN: &str = "publish";
 
-/// The table's fixed sets, maps and chains (no elements).
+fn of_family(family: Family) -> Vec<Set> {
+    Set::ALL
+        .into_iter()
+        .filter(|s| s.family() == family)
+        .collect()
+}
+
+/// `table bridge berth`: frames between two ports of a bridge. Without br_netfilter they never
+/// reach the inet hooks, so `enable_icc=false` is enforced here. At prerouting, before
+/// br_netfilter (priority 0) could DNAT and bridge a frame: a frame between two container
+/// addresses of such networks is dropped, while a container reaching another's published
+/// port through a host address (not in the set) passes and is DNAT-ed and routed as usual.
+/// The kernel may lack `meta ibrname` (CONFIG_NFT_BRIDGE_META), hence addresses, not bridges.
+pub fn bridge_skeleton() -> Table {
+    Table {
+        sets: of_family(Family::Bridge),
+        maps: vec![],
+        chains: vec![Chain {
+            name: "prerouting",
+            chain_type: ChainType::Filter,
+            hook: Hook::Prerouting,
+            priority: Priority::BridgeFilter,
+            policy: Policy::Accept,
+            rules: vec![Rule::new(
+                vec![
+                    Match::in_set(&[Selector::Ip4Saddr], Set::NoIcc),
+                    Match::in_set(&[Selector::Ip4Daddr], Set::NoIcc),
+                ],
+                Verdict::Drop,
+            )],
+        }],
+        regular_chains: vec![],
+    }
+}
+
+/// The inet table's fixed sets, maps and chains (no elements).
 pub fn skeleton() -> Table {
     // Only packets to an address of this host are published-port candidates: from outside and
     // from containers (prerouting), and from the host itself, 127.0.0.1 included (output).
@@ -76,7 +99,7 @@ pub fn skeleton() -> Table {
         )]
     };
     Table {
-        sets: Set::ALL.to_vec(),
+        sets: of_family(Family::Inet),
         maps: Map::ALL.to_vec(),
         chains: vec![
             nat_chain(
@@ -151,7 +174,17 @@ fn nat_chain(name: &'static str, hook: Hook, priority: Priority, rules: Vec<Rule
 fn forward_rules() -> Vec<Rule> {
     use Selector::{IifName, OifName};
     use Verdict::{Accept, Drop};
-    vec![
+    let dnat = || Match::CtStatus(CtStatus::Dnat);
+    // Direct routing to a published port (container address, protocol, container port).
+    let to_published = |from: Match| {
+        [Set::ContainerPorts, Set::ContainerPortRanges].map(|set| {
+            Rule::new(
+                vec![from.clone(), Match::in_set(&DADDR_PROTO_PORT, set)],
+                Accept,
+            )
+        })
+    };
+    let mut rules = vec![
         // Within one network; needed also when br_netfilter sends bridged frames through here.
         Rule::new(
             vec![Match::in_set(&[IifName, OifName], Set::SameBridge)],
@@ -164,13 +197,16 @@ fn forward_rules() -> Vec<Rule> {
         // Internal networks: no way out, and nothing else reaches them.
         Rule::new(vec![Match::in_set(&[IifName], Set::InternalBridges)], Drop),
         Rule::new(vec![Match::in_set(&[OifName], Set::InternalBridges)], Drop),
+        // `routed`: published ports are reached at the container's address, never through the
+        // host's address.
+        Rule::new(
+            vec![Match::in_set(&[OifName], Set::RoutedBridges), dnat()],
+            Drop,
+        ),
         // Published ports (DNAT-ed in prerouting), also from containers of other networks
         // through the host's address: so before the isolation drop.
         Rule::new(
-            vec![
-                Match::in_set(&[OifName], Set::Bridges),
-                Match::CtStatus(CtStatus::Dnat),
-            ],
+            vec![Match::in_set(&[OifName], Set::Bridges), dnat()],
             Accept,
         ),
         // Isolation between networks (direct traffic: it was not DNAT-ed).
@@ -183,9 +219,23 @@ fn forward_rules() -> Vec<Rule> {
         ),
         // Containers go out.
         Rule::new(vec![Match::in_set(&[IifName], Set::Bridges)], Accept),
-        // From outside, only to published ports (accepted above).
-        Rule::new(vec![Match::in_set(&[OifName], Set::Bridges)], Drop),
-    ]
+        // `nat-unprotected`: whatever routes to a container reaches every port.
+        Rule::new(
+            vec![Match::in_set(&[OifName], Set::UnprotectedBridges)],
+            Accept,
+        ),
+    ];
+    rules.extend(to_published(Match::in_set(&[OifName], Set::RoutedBridges)));
+    rules.extend(to_published(Match::in_set(
+        &[IifName, OifName],
+        Set::TrustedInterfaces,
+    )));
+    // From outside, only to published ports (accepted above).
+    rules.push(Rule::new(
+        vec![Match::in_set(&[OifName], Set::Bridges)],
+        Drop,
+    ));
+    rules
 }
 
 fn postrouting_rules() -> Vec<Rule> {
@@ -204,13 +254,18 @@ fn postrouting_rules() -> Vec<Rule> {
             ],
             Verdict::Masquerade,
         ),
+        // `host_ipv4`: a fixed source address instead of the outgoing interface's.
+        Rule::new(
+            vec![Match::not_in_set(&[Selector::OifName], Set::Bridges)],
+            Verdict::SnatBySaddr(Set::SnatSubnets),
+        ),
         // A container reaching a published port through the host's address: the reply must
         // come back through the host to be un-DNAT-ed, not straight over the bridge (hairpin;
-        // like Docker, this also covers containers of other networks). External clients
-        // keep their address.
+        // like Docker, this also covers containers of other networks, and networks whose
+        // egress is not masqueraded). External clients keep their address.
         Rule::new(
             [
-                vec![Match::in_set(&[Selector::Ip4Saddr], Set::MasqSubnets)],
+                vec![Match::in_set(&[Selector::Ip4Saddr], Set::HairpinSubnets)],
                 dnat_to_bridge(),
             ]
             .concat(),
@@ -229,20 +284,33 @@ fn postrouting_rules() -> Vec<Rule> {
     ]
 }
 
-/// Script that atomically replaces the whole table with the skeleton plus the elements for
-/// `networks` (used at daemon start: reconcile). Must work whether or not the table exists
-/// (the `table inet berth {}` + `delete table inet berth` idiom).
+/// Script that atomically replaces both tables (`inet berth`, `bridge berth`) with their
+/// skeletons plus the elements for `networks` with default options (see `render_full_bridges`).
+/// Must work whether or not the tables exist (the `table x {}` + `delete table x` idiom).
 pub fn render_full(networks: &[NetworkFacts]) -> String {
     render_full_with_ports(networks, &[])
 }
 
-/// `render_full` plus the map elements of `mappings` (validated, without conflicts: see
+/// `render_full` plus the elements of `mappings` (validated, without conflicts: see
 /// `ports::conflicts`; the kernel refuses overlapping elements and nothing is applied).
 pub fn render_full_with_ports(networks: &[NetworkFacts], mappings: &[PortMapping]) -> String {
-    let mut out = format!("table {TABLE_FAMILY} {TABLE_NAME} {{}}\n");
-    out.push_str(&format!("delete table {TABLE_FAMILY} {TABLE_NAME}\n"));
-    render::render_table(&mut out, &skeleton());
-    let elements: Vec<SetElement> = networks.iter().flat_map(NetworkFacts::elements).collect();
+    let nets: Vec<BridgeNetwork> = networks.iter().map(BridgeNetwork::from).collect();
+    render_full_bridges(&nets, mappings)
+}
+
+/// The whole of both tables for networks with their options, and published ports (used at
+/// daemon start: reconcile).
+pub fn render_full_bridges(networks: &[BridgeNetwork], mappings: &[PortMapping]) -> String {
+    let mut out = String::new();
+    for family in [Family::Inet, Family::Bridge] {
+        let f = family.name();
+        out.push_str(&format!("table {f} {TABLE_NAME} {{}}\n"));
+        out.push_str(&format!("delete table {f} {TABLE_NAME}\n"));
+    }
+    render::render_table(&mut out, Family::Inet, &skeleton());
+    render::render_table(&mut out, Family::Bridge, &bridge_skeleton());
+    let mut elements: Vec<SetElement> = networks.iter().flat_map(BridgeNetwork::elements).collect();
+    elements.extend(published_elements(mappings));
     render::render_elements(&mut out, ElementOp::Add, &elements);
     let published = ports_elements(mappings);
     render::render_map_elements(&mut out, ElementOp::Add, &published);
@@ -252,30 +320,41 @@ pub fn render_full_with_ports(networks: &[NetworkFacts], mappings: &[PortMapping
 /// Script that publishes `mappings` (one transaction; elements only). For a daemon that has
 /// no netlink session: prefer `port_elements` through `berth_sys::nftables::Session`.
 pub fn render_add_ports(mappings: &[PortMapping]) -> String {
-    let mut out = String::new();
-    let published = ports_elements(mappings);
-    render::render_map_elements(&mut out, ElementOp::Add, &published);
-    out
+    render_ports(ElementOp::Add, mappings)
 }
 
 /// Script that unpublishes `mappings`.
 pub fn render_remove_ports(mappings: &[PortMapping]) -> String {
+    render_ports(ElementOp::Delete, mappings)
+}
+
+fn render_ports(op: ElementOp, mappings: &[PortMapping]) -> String {
     let mut out = String::new();
-    let published = ports_elements(mappings);
-    render::render_map_elements(&mut out, ElementOp::Delete, &published);
+    render::render_elements(&mut out, op, &published_elements(mappings));
+    render::render_map_elements(&mut out, op, &ports_elements(mappings));
     out
 }
 
 /// Script that adds one network's set elements (one transaction). Adding a network never adds
 /// rules, only elements.
 pub fn render_add_network(net: &NetworkFacts) -> String {
+    render_add_bridge(&net.into())
+}
+
+/// Script that removes one network's set elements.
+pub fn render_remove_network(net: &NetworkFacts) -> String {
+    render_remove_bridge(&net.into())
+}
+
+/// `render_add_network` for a network with its options (elements of both tables).
+pub fn render_add_bridge(net: &BridgeNetwork) -> String {
     let mut out = String::new();
     render::render_elements(&mut out, ElementOp::Add, &net.elements());
     out
 }
 
-/// Script that removes one network's set elements.
-pub fn render_remove_network(net: &NetworkFacts) -> String {
+/// `render_remove_network` for a network with its options.
+pub fn render_remove_bridge(net: &BridgeNetwork) -> String {
     let mut out = String::new();
     render::render_elements(&mut out, ElementOp::Delete, &net.elements());
     out

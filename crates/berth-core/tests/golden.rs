@@ -3,11 +3,14 @@
 
 mod common;
 
+use berth_core::firewall::BridgeNetwork;
 use berth_core::firewall::{
-    render_add_network, render_add_ports, render_full, render_full_with_ports,
-    render_remove_network, render_remove_ports,
+    render_add_bridge, render_add_network, render_add_ports, render_full, render_full_bridges,
+    render_full_with_ports, render_remove_bridge, render_remove_network, render_remove_ports,
 };
-use common::{default_bridge, internal_network, mappings, user_network};
+use common::{
+    default_bridge, internal_network, mappings, options_network, snat_network, user_network,
+};
 use std::path::PathBuf;
 
 /// Every pinned (file name, script) pair.
@@ -31,6 +34,24 @@ fn cases() -> Vec<(&'static str, String)> {
             render_full_with_ports(&[default_bridge(), user_network()], &mappings()),
         ),
         ("add_ports.nft", render_add_ports(&mappings())),
+        (
+            "full_options.nft",
+            render_full_bridges(
+                &[
+                    BridgeNetwork::from(default_bridge()),
+                    options_network(),
+                    snat_network(),
+                ],
+                &[],
+            ),
+        ),
+        ("add_options.nft", render_add_bridge(&options_network())),
+        (
+            "remove_options.nft",
+            render_remove_bridge(&options_network()),
+        ),
+        ("add_snat.nft", render_add_bridge(&snat_network())),
+        ("remove_snat.nft", render_remove_bridge(&snat_network())),
         ("remove_ports.nft", render_remove_ports(&mappings())),
     ]
 }

@@ -4,11 +4,15 @@
 
 mod common;
 
+use berth_core::firewall::BridgeNetwork;
 use berth_core::firewall::{
-    render_add_network, render_add_ports, render_full, render_full_with_ports,
-    render_remove_network, render_remove_ports, NetworkFacts,
+    render_add_bridge, render_add_network, render_add_ports, render_full, render_full_bridges,
+    render_full_with_ports, render_remove_bridge, render_remove_network, render_remove_ports,
+    NetworkFacts,
 };
-use common::{default_bridge, internal_network, mappings, user_network};
+use common::{
+    default_bridge, internal_network, mappings, options_network, snat_network, user_network,
+};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -44,7 +48,7 @@ fn load_in_netns(scripts: &[String]) -> String {
     let paths = write_scripts(dir.path(), scripts);
     // The paths are passed as positional parameters, never spliced into the shell text.
     let shell = r#"for f in "$@"; do nft -f "$f" || { echo "failed: $f" >&2; exit 1; }; done
-nft list table inet berth"#;
+nft list table inet berth; nft list table bridge berth"#;
     let out = Command::new("unshare")
         .args(["--net", "sh", "-c", shell, "sh"])
         .args(&paths)
@@ -190,4 +194,37 @@ fn overlapping_port_elements_are_refused() {
         })
         .unwrap();
     assert!(!out.status.success(), "nft accepted overlapping elements");
+}
+
+#[test]
+fn networks_with_options_add_and_remove_as_elements() {
+    if !can_unshare() {
+        return;
+    }
+    let base = [BridgeNetwork::from(default_bridge())];
+    let before = load_in_netns(&[render_full_bridges(&base, &[])]);
+    let nets = [options_network(), snat_network()];
+    let mut scripts = vec![render_full_bridges(&base, &[])];
+    scripts.extend(nets.iter().map(render_add_bridge));
+    scripts.push(render_add_ports(&mappings()));
+    let added = load_in_netns(&scripts);
+    assert!(
+        set_elements(&added, "no_icc").contains("10.77.0.2-10.77.0.255"),
+        "{added}"
+    );
+    assert!(
+        set_elements(&added, "snat_subnets").contains("10.78.0.0/24 : 192.0.2.10"),
+        "{added}"
+    );
+    assert!(
+        set_elements(&added, "container_port_ranges").contains("172.17.0.3 . tcp . 9000-9010"),
+        "{added}"
+    );
+    // Incremental equals full.
+    let all = [base[0].clone(), nets[0].clone(), nets[1].clone()];
+    let full = load_in_netns(&[render_full_bridges(&all, &mappings())]);
+    assert_eq!(added, full);
+    scripts.push(render_remove_ports(&mappings()));
+    scripts.extend(nets.iter().map(render_remove_bridge));
+    assert_eq!(load_in_netns(&scripts), before);
 }

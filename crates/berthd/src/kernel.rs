@@ -20,8 +20,9 @@ pub trait NetOps: Send + Sync {
     /// Turns on IPv4 forwarding in berthd's namespace (containers reach the outside).
     fn enable_forwarding(&self) -> Result<()>;
     /// Creates the bridge, or, if a link of that name is already a bridge (restart), makes sure
-    /// it has the gateway address and is up.
-    fn ensure_bridge(&self, name: &str, mtu: u32, gateway: Ipv4Net) -> Result<()>;
+    /// it has the gateway address (none in gateway mode `isolated`) and is up. An `mtu` of 0
+    /// leaves the kernel's default. Fails with nothing created if the kernel refuses the MTU.
+    fn ensure_bridge(&self, name: &str, mtu: u32, gateway: Option<Ipv4Net>) -> Result<()>;
     fn delete_link(&self, name: &str) -> Result<()>;
     /// Names of existing bridge links.
     fn bridges(&self) -> Result<Vec<String>>;
@@ -95,11 +96,13 @@ impl NetOps for KernelNet {
         Ok(())
     }
 
-    fn ensure_bridge(&self, name: &str, mtu: u32, gateway: Ipv4Net) -> Result<()> {
+    fn ensure_bridge(&self, name: &str, mtu: u32, gateway: Option<Ipv4Net>) -> Result<()> {
         let mut nl = self.nl();
         match nl.link_by_name(name)? {
             Some(link) if link.kind == "bridge" => {
-                nl.ensure_address(link.index, gateway.into())?;
+                if let Some(gateway) = gateway {
+                    nl.ensure_address(link.index, gateway.into())?;
+                }
                 nl.set_link_up(link.index)?;
                 Ok(())
             }
@@ -112,7 +115,8 @@ impl NetOps for KernelNet {
                 }
             ))),
             None => {
-                nl.create_bridge(name, Some(mtu), Some(gateway))?;
+                // create_bridge removes the link again if configuring it fails.
+                nl.create_bridge(name, (mtu != 0).then_some(mtu), gateway)?;
                 // Published ports answer on 127.0.0.1 too: DNAT'd loopback traffic must be
                 // routable out of the bridge.
                 berth_sys::sysctl::set(&format!("net/ipv4/conf/{name}/route_localnet"), "1")?;
@@ -258,10 +262,16 @@ pub struct KernelFirewall {
 
 impl KernelFirewall {
     fn elements(&self, op: Op, mappings: &[PortMapping]) -> Result<()> {
-        let ops: Vec<ElementOp> = firewall::ports_elements(mappings)
+        // The container side first (sets), then the DNAT maps: one transaction either way.
+        let mut ops: Vec<ElementOp> = firewall::published_elements(mappings)
             .iter()
-            .map(|el| element_op(op, el))
+            .filter_map(|el| set_element_op(op, el))
             .collect();
+        ops.extend(
+            firewall::ports_elements(mappings)
+                .iter()
+                .map(|el| element_op(op, el)),
+        );
         let mut guard = self.session.lock().unwrap_or_else(|p| p.into_inner());
         if guard.is_none() {
             *guard = Some(Session::new()?);
@@ -319,6 +329,28 @@ impl Firewall for KernelFirewall {
     }
 }
 
+/// A published-port set element (`address . protocol . port[-port]`) as a netlink element
+/// operation; None for elements of other shapes (network facts go through nft scripts).
+fn set_element_op(op: Op, el: &firewall::SetElement) -> Option<ElementOp> {
+    let firewall::Element::AddrProtoPort(addr, proto, start, end) = el.element else {
+        return None;
+    };
+    let key = |port| {
+        vec![
+            KeyPart::Ipv4(addr),
+            KeyPart::Proto(proto.number()),
+            KeyPart::Port(port),
+        ]
+    };
+    Some(ElementOp {
+        op,
+        set: el.set.name().to_string(),
+        key: key(start),
+        key_end: el.set.interval().then(|| key(end)),
+        data: None,
+    })
+}
+
 /// A firewall map element as a netlink element operation.
 fn element_op(op: Op, el: &firewall::MapElement) -> ElementOp {
     let parts = |fields: &[KeyField]| -> Vec<KeyPart> {
@@ -363,7 +395,7 @@ pub mod fake {
         fn enable_forwarding(&self) -> Result<()> {
             Ok(())
         }
-        fn ensure_bridge(&self, name: &str, _mtu: u32, _gw: Ipv4Net) -> Result<()> {
+        fn ensure_bridge(&self, name: &str, _mtu: u32, _gw: Option<Ipv4Net>) -> Result<()> {
             self.bridges.lock().unwrap().insert(name.to_string());
             Ok(())
         }

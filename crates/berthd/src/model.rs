@@ -1,5 +1,6 @@
 //! What the daemon stores: networks and containers, as typed records.
 
+use berth_core::firewall::BridgeOptions;
 use berth_core::id::{Name, ObjectId};
 use berth_core::ipam::IpamConfig;
 use serde::{Deserialize, Serialize};
@@ -65,9 +66,23 @@ pub struct BridgeConfig {
     pub ifname: String,
     pub ipam: IpamConfig,
     pub internal: bool,
+    /// The MTU of the bridge and its containers' interfaces; 0 leaves the kernel's default.
     pub mtu: u32,
     /// Whether the subnet was given by the user (then `--ip` is allowed).
     pub user_subnet: bool,
+    /// ICC, masquerade, gateway mode, host_ipv4, trusted interfaces (absent in records
+    /// written before they existed: Docker's defaults).
+    #[serde(default)]
+    pub options: BridgeOptions,
+}
+
+impl BridgeConfig {
+    /// The bridge's own address: the gateway, except in gateway mode `isolated`.
+    pub fn bridge_address(&self) -> Option<ipnet::Ipv4Net> {
+        self.options
+            .bridge_has_address()
+            .then(|| self.ipam.gateway_net())
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -3,8 +3,26 @@
 
 use crate::ports::Proto;
 use ipnet::Ipv4Net;
+use std::net::Ipv4Addr;
 
-/// The named sets of the table. Per-network facts live only here, as elements.
+/// Which table a set or chain lives in: `inet berth` or `bridge berth` (the one for frames
+/// between ports of a bridge, which never reach the inet hooks without br_netfilter).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Family {
+    Inet,
+    Bridge,
+}
+
+impl Family {
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Inet => "inet",
+            Family::Bridge => "bridge",
+        }
+    }
+}
+
+/// The named sets of the tables. Per-network facts live only here, as elements.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Set {
     /// Every Berth bridge.
@@ -13,17 +31,43 @@ pub enum Set {
     InternalBridges,
     /// `"b" . "b"` for each bridge: traffic that stays within one network.
     SameBridge,
-    /// Subnets of non-internal networks, masqueraded on the way out.
+    /// Subnets of networks whose egress is masqueraded.
     MasqSubnets,
+    /// Subnets of non-internal networks: their containers reaching a published port through
+    /// the host's address are masqueraded (hairpin), whatever their egress.
+    HairpinSubnets,
+    /// A map, `subnet : address`: egress SNATed to the network's `host_ipv4`.
+    SnatSubnets,
+    /// Bridges in gateway mode `routed`.
+    RoutedBridges,
+    /// Bridges in gateway mode `nat-unprotected`.
+    UnprotectedBridges,
+    /// `"host interface" . "bridge"`: direct routing from a trusted host interface.
+    TrustedInterfaces,
+    /// `container address . protocol . container port` of every published single port.
+    ContainerPorts,
+    /// The same for published ranges (`flags interval`, one element per range).
+    ContainerPortRanges,
+    /// In `bridge berth`: the container addresses (subnet minus gateway, as ranges) of
+    /// networks with `enable_icc=false`.
+    NoIcc,
 }
 
 impl Set {
     /// Declaration (and rendering) order.
-    pub const ALL: [Set; 4] = [
+    pub const ALL: [Set; 12] = [
         Set::Bridges,
         Set::InternalBridges,
         Set::SameBridge,
         Set::MasqSubnets,
+        Set::HairpinSubnets,
+        Set::SnatSubnets,
+        Set::RoutedBridges,
+        Set::UnprotectedBridges,
+        Set::TrustedInterfaces,
+        Set::ContainerPorts,
+        Set::ContainerPortRanges,
+        Set::NoIcc,
     ];
 
     pub fn name(self) -> &'static str {
@@ -32,20 +76,52 @@ impl Set {
             Set::InternalBridges => "internal_bridges",
             Set::SameBridge => "same_bridge",
             Set::MasqSubnets => "masq_subnets",
+            Set::HairpinSubnets => "hairpin_subnets",
+            Set::SnatSubnets => "snat_subnets",
+            Set::RoutedBridges => "routed_bridges",
+            Set::UnprotectedBridges => "unprotected_bridges",
+            Set::TrustedInterfaces => "trusted_interfaces",
+            Set::ContainerPorts => "container_ports",
+            Set::ContainerPortRanges => "container_port_ranges",
+            Set::NoIcc => "no_icc",
         }
     }
 
     pub fn key(self) -> SetKey {
         match self {
-            Set::Bridges | Set::InternalBridges => SetKey::IfName,
-            Set::SameBridge => SetKey::IfNamePair,
-            Set::MasqSubnets => SetKey::Ipv4Addr,
+            Set::Bridges | Set::InternalBridges | Set::RoutedBridges | Set::UnprotectedBridges => {
+                SetKey::IfName
+            }
+            Set::SameBridge | Set::TrustedInterfaces => SetKey::IfNamePair,
+            Set::MasqSubnets | Set::HairpinSubnets | Set::SnatSubnets | Set::NoIcc => {
+                SetKey::Ipv4Addr
+            }
+            Set::ContainerPorts | Set::ContainerPortRanges => SetKey::AddrProtoPort,
         }
     }
 
-    /// Interval sets hold prefixes (subnets) rather than single values.
+    /// Interval sets hold prefixes or ranges rather than single values.
     pub fn interval(self) -> bool {
-        matches!(self, Set::MasqSubnets)
+        matches!(
+            self,
+            Set::MasqSubnets
+                | Set::HairpinSubnets
+                | Set::SnatSubnets
+                | Set::ContainerPortRanges
+                | Set::NoIcc
+        )
+    }
+
+    /// The value type, for the sets that are maps.
+    pub fn value(self) -> Option<MapValueType> {
+        (self == Set::SnatSubnets).then_some(MapValueType::Ipv4Addr)
+    }
+
+    pub fn family(self) -> Family {
+        match self {
+            Set::NoIcc => Family::Bridge,
+            _ => Family::Inet,
+        }
     }
 }
 
@@ -123,6 +199,8 @@ pub enum SetKey {
     IfName,
     IfNamePair,
     Ipv4Addr,
+    /// `ipv4_addr . inet_proto . inet_service`
+    AddrProtoPort,
 }
 
 /// One set element. The variant must match the set's `SetKey`.
@@ -131,6 +209,12 @@ pub enum Element {
     IfName(String),
     IfNamePair(String, String),
     Ipv4Net(Ipv4Net),
+    /// An inclusive address range (interval sets).
+    Ipv4Range(Ipv4Addr, Ipv4Addr),
+    /// A map element: subnet to address.
+    Ipv4NetTo(Ipv4Net, Ipv4Addr),
+    /// `address . protocol . port`, or a range of ports (`start`, `end`).
+    AddrProtoPort(Ipv4Addr, Proto, u16, u16),
 }
 
 impl Element {
@@ -139,7 +223,10 @@ impl Element {
         match self {
             Element::IfName(_) => SetKey::IfName,
             Element::IfNamePair(..) => SetKey::IfNamePair,
-            Element::Ipv4Net(_) => SetKey::Ipv4Addr,
+            Element::Ipv4Net(_) | Element::Ipv4Range(..) | Element::Ipv4NetTo(..) => {
+                SetKey::Ipv4Addr
+            }
+            Element::AddrProtoPort(..) => SetKey::AddrProtoPort,
         }
     }
 }
@@ -163,6 +250,10 @@ pub enum Selector {
     /// `th dport`: the destination port of TCP, UDP or SCTP.
     ThDport,
 }
+
+/// `ip daddr . meta l4proto . th dport`: a packet's destination as a published-port key.
+pub const DADDR_PROTO_PORT: [Selector; 3] =
+    [Selector::Ip4Daddr, Selector::L4Proto, Selector::ThDport];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CtState {
@@ -224,6 +315,8 @@ pub enum Verdict {
         addr: Map,
         port: Option<Map>,
     },
+    /// `snat ip to ip saddr map @<set>` (no match when the source is not in the map).
+    SnatBySaddr(Set),
 }
 
 /// All matches must hold for the verdict to apply.
@@ -256,6 +349,8 @@ pub enum Hook {
 /// Base chain priorities, at Docker's (and nft's named) values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Priority {
+    /// -200 in the bridge family (before br_netfilter's hooks at 0).
+    BridgeFilter,
     /// -100
     DstNat,
     /// 0
@@ -267,6 +362,7 @@ pub enum Priority {
 impl Priority {
     pub fn value(self) -> i32 {
         match self {
+            Priority::BridgeFilter => -200,
             Priority::DstNat => -100,
             Priority::Filter => 0,
             Priority::SrcNat => 100,

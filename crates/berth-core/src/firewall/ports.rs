@@ -1,7 +1,7 @@
 //! Published ports as elements of the `publish_*` maps (see `Map`). The rules that use them
 //! are fixed in the skeleton, so publishing or unpublishing changes elements only.
 
-use super::model::Map;
+use super::model::{Element, Map, Set, SetElement};
 use crate::ports::{PortMapping, Proto};
 use std::net::Ipv4Addr;
 
@@ -99,4 +99,46 @@ pub fn ports_elements(mappings: &[PortMapping]) -> Vec<MapElement> {
         .iter()
         .flat_map(|map| all.iter().filter(|e| e.map == *map).cloned())
         .collect()
+}
+
+/// The `container_ports` (single ports) and `container_port_ranges` elements of `mappings`:
+/// the container side (address, protocol, port), which direct routing may reach in `routed`
+/// mode and from trusted interfaces. Deduplicated (`8080:80` and `8081:80` share one), and
+/// ranges of one address and protocol merged where they overlap or touch, so the kernel never
+/// sees the same or an overlapping element twice. Deterministic: removing the same mappings
+/// removes exactly what adding them added.
+pub fn published_elements(mappings: &[PortMapping]) -> Vec<SetElement> {
+    let mut singles: Vec<(Ipv4Addr, Proto, u16)> = Vec::new();
+    let mut ranges: Vec<(Ipv4Addr, Proto, u16, u16)> = Vec::new();
+    for m in mappings {
+        let (start, end) = (m.container_port.start, m.container_port.end);
+        if start == end {
+            singles.push((m.container_ip, m.proto, start));
+        } else {
+            ranges.push((m.container_ip, m.proto, start, end));
+        }
+    }
+    singles.sort();
+    singles.dedup();
+    ranges.sort();
+    let mut merged: Vec<(Ipv4Addr, Proto, u16, u16)> = Vec::new();
+    for r in ranges {
+        match merged.last_mut() {
+            Some(last)
+                if (last.0, last.1) == (r.0, r.1) && u32::from(r.2) <= u32::from(last.3) + 1 =>
+            {
+                last.3 = last.3.max(r.3);
+            }
+            _ => merged.push(r),
+        }
+    }
+    let single = singles.into_iter().map(|(a, p, port)| SetElement {
+        set: Set::ContainerPorts,
+        element: Element::AddrProtoPort(a, p, port, port),
+    });
+    let range = merged.into_iter().map(|(a, p, s, e)| SetElement {
+        set: Set::ContainerPortRanges,
+        element: Element::AddrProtoPort(a, p, s, e),
+    });
+    single.chain(range).collect()
 }

@@ -1,8 +1,8 @@
 //! The one place where firewall values become nft script text.
 
 use super::model::{
-    Chain, ChainType, CtState, CtStatus, Element, ElementOp, Hook, Map, MapValueType, Match,
-    Policy, Priority, RegularChain, Rule, Selector, Set, SetElement, SetKey, Table, Verdict,
+    Chain, ChainType, CtState, CtStatus, Element, ElementOp, Family, Hook, Map, MapValueType,
+    Match, Policy, Priority, RegularChain, Rule, Selector, Set, SetElement, SetKey, Table, Verdict,
 };
 use super::ports::{KeyField, MapElement, MapValue};
 use super::{TABLE_FAMILY, TABLE_NAME};
@@ -76,6 +76,9 @@ impl Display for Verdict {
             Verdict::Drop => "drop",
             Verdict::Masquerade => "masquerade",
             Verdict::Jump(chain) => return write!(f, "jump {chain}"),
+            Verdict::SnatBySaddr(set) => {
+                return write!(f, "snat ip to ip saddr map @{}", set.name())
+            }
             Verdict::Dnat { addr, port } => {
                 let key = |m: &Map| Joined(m.lookup(), " . ").to_string();
                 write!(f, "dnat ip to {} map @{}", key(addr), addr.name())?;
@@ -103,6 +106,7 @@ impl Display for SetKey {
             SetKey::IfName => "ifname",
             SetKey::IfNamePair => "ifname . ifname",
             SetKey::Ipv4Addr => "ipv4_addr",
+            SetKey::AddrProtoPort => "ipv4_addr . inet_proto . inet_service",
         })
     }
 }
@@ -115,6 +119,21 @@ impl Display for Element {
             Element::IfName(name) => write!(f, "\"{name}\""),
             Element::IfNamePair(a, b) => write!(f, "\"{a}\" . \"{b}\""),
             Element::Ipv4Net(net) => write!(f, "{net}"),
+            Element::Ipv4Range(a, b) if a == b => write!(f, "{a}"),
+            Element::Ipv4Range(a, b) => write!(f, "{a}-{b}"),
+            Element::Ipv4NetTo(net, to) => write!(f, "{net} : {to}"),
+            Element::AddrProtoPort(a, p, s, e) if s == e => write!(f, "{a} . {p} . {s}"),
+            Element::AddrProtoPort(a, p, s, e) => write!(f, "{a} . {p} . {s}-{e}"),
+        }
+    }
+}
+
+impl Element {
+    /// The element as a delete names it: its key, without a map value.
+    fn key_text(&self) -> String {
+        match self {
+            Element::Ipv4NetTo(net, _) => net.to_string(),
+            other => other.to_string(),
         }
     }
 }
@@ -154,9 +173,24 @@ impl Display for Policy {
     }
 }
 
+fn value_type(v: MapValueType) -> &'static str {
+    match v {
+        MapValueType::Ipv4Addr => "ipv4_addr",
+        MapValueType::InetService => "inet_service",
+    }
+}
+
 fn render_set(out: &mut String, set: Set) {
-    out.push_str(&format!("\tset {} {{\n", set.name()));
-    out.push_str(&format!("\t\ttype {}\n", set.key()));
+    match set.value() {
+        Some(v) => {
+            out.push_str(&format!("\tmap {} {{\n", set.name()));
+            out.push_str(&format!("\t\ttype {} : {}\n", set.key(), value_type(v)));
+        }
+        None => {
+            out.push_str(&format!("\tset {} {{\n", set.name()));
+            out.push_str(&format!("\t\ttype {}\n", set.key()));
+        }
+    }
     if set.interval() {
         out.push_str("\t\tflags interval\n");
     }
@@ -164,10 +198,7 @@ fn render_set(out: &mut String, set: Set) {
 }
 
 fn render_map(out: &mut String, map: Map) {
-    let value = match map.value() {
-        MapValueType::Ipv4Addr => "ipv4_addr",
-        MapValueType::InetService => "inet_service",
-    };
+    let value = value_type(map.value());
     out.push_str(&format!("\tmap {} {{\n", map.name()));
     let key = if map.lookup().len() == 2 {
         "inet_proto . inet_service"
@@ -201,9 +232,9 @@ fn render_chain(out: &mut String, chain: &Chain) {
     out.push_str("\t}\n");
 }
 
-/// `table inet berth { ... }` with the set declarations and chains.
-pub(super) fn render_table(out: &mut String, table: &Table) {
-    out.push_str(&format!("table {TABLE_FAMILY} {TABLE_NAME} {{\n"));
+/// `table <family> berth { ... }` with the set declarations and chains.
+pub(super) fn render_table(out: &mut String, family: Family, table: &Table) {
+    out.push_str(&format!("table {} {TABLE_NAME} {{\n", family.name()));
     for set in &table.sets {
         render_set(out, *set);
     }
@@ -227,18 +258,22 @@ pub(super) fn render_elements(out: &mut String, op: ElementOp, elements: &[SetEl
         ElementOp::Delete => "delete",
     };
     for set in Set::ALL {
-        let of_set: Vec<&Element> = elements
+        let of_set: Vec<String> = elements
             .iter()
             .filter(|e| e.set == set)
-            .map(|e| &e.element)
+            .map(|e| match op {
+                ElementOp::Add => e.element.to_string(),
+                ElementOp::Delete => e.element.key_text(),
+            })
             .collect();
         if of_set.is_empty() {
             continue;
         }
         out.push_str(&format!(
-            "{verb} element {TABLE_FAMILY} {TABLE_NAME} {} {{ {} }}\n",
+            "{verb} element {} {TABLE_NAME} {} {{ {} }}\n",
+            set.family().name(),
             set.name(),
-            Joined(&of_set, ", ")
+            of_set.join(", ")
         ));
     }
 }

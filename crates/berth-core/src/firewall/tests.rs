@@ -25,8 +25,10 @@ fn internal_networks_are_not_masqueraded() {
     let sets = |net: NetworkFacts| -> Vec<Set> { net.elements().iter().map(|e| e.set).collect() };
     let internal = sets(facts("b1", "10.1.0.0/24", true));
     assert!(internal.contains(&Set::InternalBridges) && !internal.contains(&Set::MasqSubnets));
+    assert!(!internal.contains(&Set::HairpinSubnets));
     let external = sets(facts("b0", "10.0.0.0/24", false));
     assert!(!external.contains(&Set::InternalBridges) && external.contains(&Set::MasqSubnets));
+    assert!(external.contains(&Set::HairpinSubnets));
 }
 
 #[test]
@@ -45,7 +47,7 @@ fn adding_a_network_adds_no_rules() {
             .all(|l| l.starts_with("delete element inet berth ")),
         "{remove}"
     );
-    assert_eq!(add.lines().count(), 3);
+    assert_eq!(add.lines().count(), 4);
 }
 
 #[test]
@@ -54,6 +56,8 @@ fn full_script_replaces_the_table_first() {
     let mut lines = script.lines();
     assert_eq!(lines.next(), Some("table inet berth {}"));
     assert_eq!(lines.next(), Some("delete table inet berth"));
+    assert_eq!(lines.next(), Some("table bridge berth {}"));
+    assert_eq!(lines.next(), Some("delete table bridge berth"));
     assert_eq!(lines.next(), Some("table inet berth {"));
     assert!(!script.contains("element"), "{script}");
 }
@@ -73,5 +77,115 @@ fn rules_render_in_nft_syntax() {
         r.to_string(),
         "iifname . oifname @same_bridge oifname != @bridges ct state established,related \
          ct status dnat drop"
+    );
+}
+
+fn with(opts: BridgeOptions, internal: bool) -> BridgeNetwork {
+    BridgeNetwork {
+        facts: facts("br-x", "10.5.0.0/24", internal),
+        gateway: "10.5.0.1".parse().unwrap(),
+        options: opts,
+    }
+}
+
+fn sets_of(net: &BridgeNetwork) -> Vec<Set> {
+    net.elements().iter().map(|e| e.set).collect()
+}
+
+#[test]
+fn options_become_elements_only() {
+    let o = BridgeOptions {
+        icc: false,
+        masquerade: true,
+        gateway_mode: GatewayMode::Routed,
+        host_ipv4: Some("192.0.2.9".parse().unwrap()),
+        trusted_host_interfaces: vec!["eth1".into(), "eth2".into()],
+    };
+    let net = with(o, false);
+    for e in net.elements() {
+        assert_eq!(e.element.key(), e.set.key(), "{e:?}");
+    }
+    let sets = sets_of(&net);
+    // routed: no NAT at all, even with host_ipv4.
+    assert!(!sets.contains(&Set::MasqSubnets) && !sets.contains(&Set::SnatSubnets));
+    assert!(sets.contains(&Set::RoutedBridges));
+    assert_eq!(
+        sets.iter()
+            .filter(|s| **s == Set::TrustedInterfaces)
+            .count(),
+        2
+    );
+    assert_eq!(sets.iter().filter(|s| **s == Set::NoIcc).count(), 2);
+    let add = render_add_bridge(&net);
+    assert!(
+        add.contains("add element bridge berth no_icc { 10.5.0.0, 10.5.0.2-10.5.0.255 }"),
+        "{add}"
+    );
+    assert!(
+        add.contains("trusted_interfaces { \"eth1\" . \"br-x\", \"eth2\" . \"br-x\" }"),
+        "{add}"
+    );
+    assert!(add.lines().all(|l| l.starts_with("add element ")), "{add}");
+}
+
+#[test]
+fn egress_follows_masquerade_host_ipv4_and_mode() {
+    let snat = BridgeOptions {
+        host_ipv4: Some("192.0.2.9".parse().unwrap()),
+        ..Default::default()
+    };
+    let add = render_add_bridge(&with(snat.clone(), false));
+    assert!(
+        add.contains("snat_subnets { 10.5.0.0/24 : 192.0.2.9 }"),
+        "{add}"
+    );
+    let remove = render_remove_bridge(&with(snat.clone(), false));
+    assert!(remove.contains("snat_subnets { 10.5.0.0/24 }"), "{remove}");
+    let off = BridgeOptions {
+        masquerade: false,
+        ..snat
+    };
+    let sets = sets_of(&with(off, false));
+    assert!(!sets.contains(&Set::MasqSubnets) && !sets.contains(&Set::SnatSubnets));
+    // Still hairpinned: reaching a published port through the host must come back through it.
+    assert!(sets.contains(&Set::HairpinSubnets));
+    let unprotected = BridgeOptions {
+        gateway_mode: GatewayMode::NatUnprotected,
+        ..Default::default()
+    };
+    let sets = sets_of(&with(unprotected, false));
+    assert!(sets.contains(&Set::MasqSubnets) && sets.contains(&Set::UnprotectedBridges));
+}
+
+#[test]
+fn published_elements_are_deduplicated_and_merged() {
+    use crate::ports::{PortMapping, Proto};
+    let m = |host: &str, container: &str| {
+        PortMapping::new(
+            "0.0.0.0".parse().unwrap(),
+            Proto::Tcp,
+            host.parse().unwrap(),
+            "10.5.0.2".parse().unwrap(),
+            container.parse().unwrap(),
+        )
+        .unwrap()
+    };
+    let els = published_elements(&[
+        m("8080", "80"),
+        m("8081", "80"),
+        m("9000-9010", "9000-9010"),
+        m("7000-7010", "9005-9015"),
+        m("6000-6001", "9016-9017"),
+    ]);
+    let text: Vec<String> = els
+        .iter()
+        .map(|e| format!("{} {}", e.set.name(), e.element))
+        .collect();
+    assert_eq!(
+        text,
+        vec![
+            "container_ports 10.5.0.2 . tcp . 80",
+            "container_port_ranges 10.5.0.2 . tcp . 9000-9017",
+        ]
     );
 }

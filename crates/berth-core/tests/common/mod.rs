@@ -1,6 +1,6 @@
 //! Networks shared by the firewall tests.
 
-use berth_core::firewall::NetworkFacts;
+use berth_core::firewall::{BridgeNetwork, BridgeOptions, GatewayMode, NetworkFacts};
 
 pub fn default_bridge() -> NetworkFacts {
     NetworkFacts {
@@ -23,6 +23,44 @@ pub fn internal_network() -> NetworkFacts {
         bridge: "br-fedcba987654".into(),
         subnet: "192.168.16.0/20".parse().unwrap(),
         internal: true,
+    }
+}
+
+/// A network with every option off its default: no ICC, routed, trusted interfaces.
+#[allow(dead_code)]
+pub fn options_network() -> BridgeNetwork {
+    BridgeNetwork {
+        facts: NetworkFacts {
+            bridge: "br-00000000aaaa".into(),
+            subnet: "10.77.0.0/24".parse().unwrap(),
+            internal: false,
+        },
+        gateway: "10.77.0.1".parse().unwrap(),
+        options: BridgeOptions {
+            icc: false,
+            masquerade: true,
+            gateway_mode: GatewayMode::Routed,
+            host_ipv4: None,
+            trusted_host_interfaces: vec!["eth1".into(), "eth2".into()],
+        },
+    }
+}
+
+/// A network whose egress is SNATed to a fixed address, reachable unprotected.
+#[allow(dead_code)]
+pub fn snat_network() -> BridgeNetwork {
+    BridgeNetwork {
+        facts: NetworkFacts {
+            bridge: "br-00000000bbbb".into(),
+            subnet: "10.78.0.0/24".parse().unwrap(),
+            internal: false,
+        },
+        gateway: "10.78.0.1".parse().unwrap(),
+        options: BridgeOptions {
+            gateway_mode: GatewayMode::NatUnprotected,
+            host_ipv4: Some("192.0.2.10".parse().unwrap()),
+            ..Default::default()
+        },
     }
 }
 

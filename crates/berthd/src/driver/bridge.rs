@@ -5,7 +5,7 @@ use super::Driver;
 use crate::error::{EngineError, Result};
 use crate::kernel::{Firewall, NetOps};
 use crate::model::{BridgeConfig, Endpoint, Network};
-use berth_core::firewall::{self, NetworkFacts};
+use berth_core::firewall::{self, BridgeNetwork, NetworkFacts};
 use berth_core::mac;
 use berth_sys::netlink::ContainerIf;
 use ipnet::Ipv4Net;
@@ -23,12 +23,25 @@ fn config(net: &Network) -> Result<&BridgeConfig> {
         .ok_or_else(|| EngineError::Internal(format!("network {} is not a bridge", net.name)))
 }
 
-/// The firewall's view of a bridge network.
-pub fn facts(cfg: &BridgeConfig) -> NetworkFacts {
-    NetworkFacts {
-        bridge: cfg.ifname.clone(),
-        subnet: cfg.ipam.subnet,
-        internal: cfg.internal,
+/// The firewall's view of a bridge network, with its options.
+pub fn facts(cfg: &BridgeConfig) -> BridgeNetwork {
+    BridgeNetwork {
+        facts: NetworkFacts {
+            bridge: cfg.ifname.clone(),
+            subnet: cfg.ipam.subnet,
+            internal: cfg.internal,
+        },
+        gateway: cfg.ipam.gateway,
+        options: cfg.options.clone(),
+    }
+}
+
+/// A veth's MTU: the network's, or the kernel's default for a veth when that is 0.
+fn endpoint_mtu(cfg: &BridgeConfig) -> u32 {
+    if cfg.mtu == 0 {
+        1500
+    } else {
+        cfg.mtu
     }
 }
 
@@ -36,8 +49,17 @@ impl Driver for BridgeDriver {
     fn create_network(&self, net: &Network) -> Result<()> {
         let cfg = config(net)?;
         self.net
-            .ensure_bridge(&cfg.ifname, cfg.mtu, cfg.ipam.gateway_net())?;
-        if let Err(e) = self.fw.apply(&firewall::render_add_network(&facts(cfg))) {
+            .ensure_bridge(&cfg.ifname, cfg.mtu, cfg.bridge_address())
+            .map_err(|e| match e {
+                // The kernel refused the bridge (e.g. its MTU): say which value.
+                EngineError::Internal(m) if cfg.mtu != 0 => EngineError::Internal(format!(
+                    "cannot create bridge {} with MTU {} (the kernel accepts 68 to 65535 for a \
+                     bridge): {m}",
+                    cfg.ifname, cfg.mtu
+                )),
+                other => other,
+            })?;
+        if let Err(e) = self.fw.apply(&firewall::render_add_bridge(&facts(cfg))) {
             let _ = self.net.delete_link(&cfg.ifname);
             return Err(e);
         }
@@ -47,7 +69,7 @@ impl Driver for BridgeDriver {
     fn delete_network(&self, net: &Network) -> Result<()> {
         let cfg = config(net)?;
         let mut errors = Vec::new();
-        if let Err(e) = self.fw.apply(&firewall::render_remove_network(&facts(cfg))) {
+        if let Err(e) = self.fw.apply(&firewall::render_remove_bridge(&facts(cfg))) {
             errors.push(format!("removing firewall elements: {e}"));
         }
         if let Err(e) = self.net.delete_link(&cfg.ifname) {
@@ -69,7 +91,7 @@ impl Driver for BridgeDriver {
             address,
             gateway: ep.default_route.then_some(ep.gateway),
             mac: mac::mac_from_ipv4(ep.ipv4),
-            mtu: cfg.mtu,
+            mtu: endpoint_mtu(cfg),
         };
         self.net.attach(&cfg.ifname, &ep.host_ifname, sandbox, &ifc)
     }

@@ -2,6 +2,7 @@
 //! endpoint. One file per driver.
 
 pub mod bridge;
+pub mod bridge_options;
 pub mod overlay;
 
 use crate::error::Result;

@@ -36,7 +36,7 @@ impl Driver for OverlayDriver {
             .ensure_overlay(&o.bridge.ifname, &o.vxlan, o.vni, local, o.bridge.mtu)?;
         if let Err(e) = self
             .fw
-            .apply(&firewall::render_add_network(&facts(&o.bridge)))
+            .apply(&firewall::render_add_bridge(&facts(&o.bridge)))
         {
             let _ = self.net.delete_link(&o.vxlan);
             let _ = self.net.delete_link(&o.bridge.ifname);
@@ -52,7 +52,7 @@ impl Driver for OverlayDriver {
         let mut errors = Vec::new();
         if let Err(e) = self
             .fw
-            .apply(&firewall::render_remove_network(&facts(&o.bridge)))
+            .apply(&firewall::render_remove_bridge(&facts(&o.bridge)))
         {
             errors.push(format!("removing firewall elements: {e}"));
         }

@@ -1,6 +1,7 @@
 //! Network create, remove, prune, list.
 
 use super::{Engine, Inner};
+use crate::driver::bridge_options;
 use crate::error::{EngineError, Result};
 use crate::model::{now_rfc3339, BridgeConfig, Container, DriverConfig, Endpoint, Network};
 use berth_core::id::{IfName, Name, ObjectId};
@@ -23,8 +24,7 @@ pub struct NetworkCreate {
     pub labels: BTreeMap<String, String>,
 }
 
-pub const OPT_BRIDGE_NAME: &str = "com.docker.network.bridge.name";
-pub const OPT_MTU: &str = "com.docker.network.driver.mtu";
+pub use crate::driver::bridge_options::OPT_BRIDGE_NAME;
 
 impl Engine {
     pub fn create_network(&self, req: NetworkCreate) -> Result<Network> {
@@ -96,16 +96,7 @@ impl Engine {
                 "bridge name {ifname} is already in use"
             )));
         }
-        let mtu = match req.options.get(OPT_MTU) {
-            Some(v) => v
-                .parse::<u32>()
-                .ok()
-                .filter(|m| (68..=65535).contains(m))
-                .ok_or_else(|| {
-                    EngineError::Invalid(format!("invalid MTU {v:?}: expected 68..65535"))
-                })?,
-            None => self.cfg.mtu,
-        };
+        let (mtu, options) = bridge_options::parse(&req.options, req.internal, self.cfg.mtu)?;
         let (ipam, user_subnet) = self.plan_ipam(inner, req)?;
         Ok(Network {
             id,
@@ -117,6 +108,7 @@ impl Engine {
                 internal: req.internal,
                 mtu,
                 user_subnet,
+                options,
             }),
             attachable: req.attachable,
             predefined: false,

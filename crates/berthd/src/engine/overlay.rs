@@ -137,6 +137,7 @@ impl Engine {
                     internal: true,
                     mtu: underlay.saturating_sub(VXLAN_OVERHEAD),
                     user_subnet: true,
+                    options: Default::default(),
                 },
                 vni: def.vni,
                 vxlan: format!("vx-{short}"),

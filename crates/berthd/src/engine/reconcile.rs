@@ -54,6 +54,7 @@ impl Engine {
                     internal: false,
                     mtu: self.cfg.mtu,
                     user_subnet: false,
+                    options: Default::default(),
                 })
             });
             match stored
@@ -90,7 +91,7 @@ impl Engine {
             match (&n.driver, self.cfg.advertise_addr) {
                 (DriverConfig::Bridge(b), _) => {
                     self.net
-                        .ensure_bridge(&b.ifname, b.mtu, b.ipam.gateway_net())?
+                        .ensure_bridge(&b.ifname, b.mtu, b.bridge_address())?
                 }
                 (DriverConfig::Overlay(o), Some(local)) => self.net.ensure_overlay(
                     &o.bridge.ifname,
@@ -111,7 +112,9 @@ impl Engine {
             }
         }
         let facts: Vec<_> = bridges.iter().map(|b| facts(b)).collect();
-        self.bridge.fw.apply(&firewall::render_full(&facts))
+        self.bridge
+            .fw
+            .apply(&firewall::render_full_bridges(&facts, &[]))
     }
 
     fn load_containers(&self) -> Result<()> {
