@@ -53,7 +53,16 @@ fn traces(c: &Cluster) -> Traces {
 
 fn assert_gone(t: &Traces, before: &RootSnapshot) {
     for (kind, ino) in &t.ns {
-        let users = ns_users(kind, *ino);
+        // A killed process can hold its namespaces for a moment after its parent has been
+        // reaped (the kernel tears tasks down asynchronously): wait a bounded while.
+        let mut users = ns_users(kind, *ino);
+        for _ in 0..50 {
+            if users.is_empty() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+            users = ns_users(kind, *ino);
+        }
         assert!(
             users.is_empty(),
             "{kind}:[{ino}] still referenced: {users:?}"

@@ -26,8 +26,9 @@ pub struct DaemonConfig {
     /// The default bridge's address and prefix, e.g. 172.17.0.1/16.
     #[arg(long)]
     pub bip: Option<String>,
-    /// Default MTU of networks' interfaces.
-    #[arg(long, default_value_t = 1500)]
+    /// Default MTU of networks' interfaces (0: the kernel's default). As with dockerd, a
+    /// value of 2^32 or more is taken modulo 2^32; a negative one is refused.
+    #[arg(long, default_value = "1500", value_parser = parse_default_mtu, allow_hyphen_values = true)]
     pub mtu: u32,
     /// DNS servers containers' names are forwarded to (default: the host's resolv.conf).
     #[arg(long = "dns")]
@@ -44,6 +45,17 @@ pub struct DaemonConfig {
     /// Path of the shim binary (default: `berth-shim` next to berthd).
     #[arg(long, hide = true)]
     pub shim: Option<PathBuf>,
+}
+
+/// `--mtu`: an integer from 0 to 2^63 - 1, applied modulo 2^32 (dockerd's behaviour).
+fn parse_default_mtu(s: &str) -> Result<u32, String> {
+    match s.trim().parse::<i64>() {
+        Ok(v) if v >= 0 => Ok((v as u64 % (1 << 32)) as u32),
+        Ok(v) => Err(format!("invalid default MTU {v}: it must not be negative")),
+        Err(e) => Err(format!(
+            "invalid default MTU {s:?}: {e} (expected an integer, e.g. 1500)"
+        )),
+    }
 }
 
 impl DaemonConfig {
@@ -77,5 +89,29 @@ impl DaemonConfig {
             .ok()
             .and_then(|p| p.parent().map(|d| d.join("berth-shim")))
             .unwrap_or_else(|| PathBuf::from("berth-shim"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn mtu(arg: &str) -> Result<u32, String> {
+        DaemonConfig::try_parse_from(["berthd", "--mtu", arg])
+            .map(|c| c.mtu)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn default_mtu_is_checked_like_dockerd() {
+        assert_eq!(mtu("1400"), Ok(1400));
+        assert_eq!(mtu("0"), Ok(0));
+        assert_eq!(mtu("4294968796"), Ok(1500));
+        for bad in ["-1", "abc", "9223372036854775808"] {
+            let e = mtu(bad).unwrap_err();
+            assert!(e.contains("invalid default MTU"), "{bad}: {e}");
+        }
+        assert_eq!(DaemonConfig::try_parse_from(["berthd"]).unwrap().mtu, 1500);
     }
 }
