@@ -102,6 +102,8 @@ pub fn skeleton() -> Table {
         sets: of_family(Family::Inet),
         maps: Map::ALL.to_vec(),
         chains: vec![
+            raw_chain("raw_prerouting", Hook::Prerouting, raw_prerouting_rules()),
+            raw_chain("raw_output", Hook::Output, raw_output_rules()),
             nat_chain(
                 "prerouting",
                 Hook::Prerouting,
@@ -158,6 +160,49 @@ fn publish_rules() -> Vec<Rule> {
             },
         ),
     ]
+}
+
+/// The VXLAN port (IANA), which Berth's overlay devices use.
+pub const VXLAN_PORT: u16 = 4789;
+
+fn raw_chain(name: &'static str, hook: Hook, rules: Vec<Rule>) -> Chain {
+    Chain {
+        name,
+        chain_type: ChainType::Filter,
+        hook,
+        priority: Priority::Raw,
+        policy: Policy::Accept,
+        rules,
+    }
+}
+
+/// Overlay traffic is never NATed by the host: frames on an overlay bridge (which has no
+/// address), and VXLAN packets to this host's VTEP, skip conntrack (docs/datapath.md).
+fn raw_prerouting_rules() -> Vec<Rule> {
+    vec![
+        Rule::new(
+            vec![Match::in_set(&[Selector::IifName], Set::OverlayBridges)],
+            Verdict::Notrack,
+        ),
+        Rule::new(
+            vec![
+                Match::in_set(&[Selector::Ip4Daddr], Set::Vteps),
+                Match::UdpDport(VXLAN_PORT),
+            ],
+            Verdict::Notrack,
+        ),
+    ]
+}
+
+/// VXLAN packets this host sends from its VTEP.
+fn raw_output_rules() -> Vec<Rule> {
+    vec![Rule::new(
+        vec![
+            Match::in_set(&[Selector::Ip4Saddr], Set::Vteps),
+            Match::UdpDport(VXLAN_PORT),
+        ],
+        Verdict::Notrack,
+    )]
 }
 
 fn nat_chain(name: &'static str, hook: Hook, priority: Priority, rules: Vec<Rule>) -> Chain {
@@ -310,6 +355,11 @@ pub fn render_full_bridges(networks: &[BridgeNetwork], mappings: &[PortMapping])
     render::render_table(&mut out, Family::Inet, &skeleton());
     render::render_table(&mut out, Family::Bridge, &bridge_skeleton());
     let mut elements: Vec<SetElement> = networks.iter().flat_map(BridgeNetwork::elements).collect();
+    for vtep in networks.iter().flat_map(BridgeNetwork::vtep_elements) {
+        if !elements.contains(&vtep) {
+            elements.push(vtep);
+        }
+    }
     elements.extend(published_elements(mappings));
     render::render_elements(&mut out, ElementOp::Add, &elements);
     let published = ports_elements(mappings);
@@ -349,7 +399,8 @@ pub fn render_remove_network(net: &NetworkFacts) -> String {
 /// `render_add_network` for a network with its options (elements of both tables).
 pub fn render_add_bridge(net: &BridgeNetwork) -> String {
     let mut out = String::new();
-    render::render_elements(&mut out, ElementOp::Add, &net.elements());
+    let elements = [net.elements(), net.vtep_elements()].concat();
+    render::render_elements(&mut out, ElementOp::Add, &elements);
     out
 }
 

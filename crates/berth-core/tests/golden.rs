@@ -9,7 +9,8 @@ use berth_core::firewall::{
     render_full_with_ports, render_remove_bridge, render_remove_network, render_remove_ports,
 };
 use common::{
-    default_bridge, internal_network, mappings, options_network, snat_network, user_network,
+    default_bridge, internal_network, mappings, options_network, overlay_network, snat_network,
+    user_network,
 };
 use std::path::PathBuf;
 
@@ -53,6 +54,25 @@ fn cases() -> Vec<(&'static str, String)> {
         ("add_snat.nft", render_add_bridge(&snat_network())),
         ("remove_snat.nft", render_remove_bridge(&snat_network())),
         ("remove_ports.nft", render_remove_ports(&mappings())),
+        (
+            "full_overlay.nft",
+            render_full_bridges(
+                &[
+                    BridgeNetwork::from(default_bridge()),
+                    overlay_network("ov-000000000001", "10.50.0.0/24"),
+                    overlay_network("ov-000000000002", "10.51.0.0/24"),
+                ],
+                &[],
+            ),
+        ),
+        (
+            "add_overlay.nft",
+            render_add_bridge(&overlay_network("ov-000000000001", "10.50.0.0/24")),
+        ),
+        (
+            "remove_overlay.nft",
+            render_remove_bridge(&overlay_network("ov-000000000001", "10.50.0.0/24")),
+        ),
     ]
 }
 

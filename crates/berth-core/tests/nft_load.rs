@@ -11,7 +11,8 @@ use berth_core::firewall::{
     NetworkFacts,
 };
 use common::{
-    default_bridge, internal_network, mappings, options_network, snat_network, user_network,
+    default_bridge, internal_network, mappings, options_network, overlay_network, snat_network,
+    user_network,
 };
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -227,4 +228,45 @@ fn networks_with_options_add_and_remove_as_elements() {
     scripts.push(render_remove_ports(&mappings()));
     scripts.extend(nets.iter().map(render_remove_bridge));
     assert_eq!(load_in_netns(&scripts), before);
+}
+
+#[test]
+fn overlays_share_the_vtep_and_skip_conntrack() {
+    if !can_unshare() {
+        return;
+    }
+    let base = [BridgeNetwork::from(default_bridge())];
+    let (ov1, ov2) = (
+        overlay_network("ov-000000000001", "10.50.0.0/24"),
+        overlay_network("ov-000000000002", "10.51.0.0/24"),
+    );
+    let mut scripts = vec![
+        render_full_bridges(&base, &[]),
+        render_add_bridge(&ov1),
+        render_add_bridge(&ov2),
+    ];
+    let both = load_in_netns(&scripts);
+    assert!(
+        set_elements(&both, "vteps").contains("192.0.2.11"),
+        "{both}"
+    );
+    let full = load_in_netns(&[render_full_bridges(
+        &[base[0].clone(), ov1.clone(), ov2.clone()],
+        &[],
+    )]);
+    assert_eq!(both, full, "incremental and full differ");
+    assert!(both.contains("iifname @overlay_bridges notrack"), "{both}");
+    assert!(
+        both.contains("ip saddr @vteps udp dport 4789 notrack"),
+        "{both}"
+    );
+    // Removing one overlay keeps the shared VTEP for the other.
+    scripts.push(render_remove_bridge(&ov1));
+    let one = load_in_netns(&scripts);
+    let bridges = set_elements(&one, "overlay_bridges");
+    assert!(
+        bridges.contains("ov-000000000002") && !bridges.contains("ov-000000000001"),
+        "{one}"
+    );
+    assert!(set_elements(&one, "vteps").contains("192.0.2.11"), "{one}");
 }

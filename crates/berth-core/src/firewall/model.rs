@@ -51,11 +51,17 @@ pub enum Set {
     /// In `bridge berth`: the container addresses (subnet minus gateway, as ranges) of
     /// networks with `enable_icc=false`.
     NoIcc,
+    /// Bridges of overlay networks: nothing on them is routed or NATed by the host, so their
+    /// frames skip conntrack (`notrack`).
+    OverlayBridges,
+    /// This host's VXLAN source address (`--advertise-addr`) while it has overlay networks:
+    /// VXLAN packets from and to it skip conntrack.
+    Vteps,
 }
 
 impl Set {
     /// Declaration (and rendering) order.
-    pub const ALL: [Set; 12] = [
+    pub const ALL: [Set; 14] = [
         Set::Bridges,
         Set::InternalBridges,
         Set::SameBridge,
@@ -68,6 +74,8 @@ impl Set {
         Set::ContainerPorts,
         Set::ContainerPortRanges,
         Set::NoIcc,
+        Set::OverlayBridges,
+        Set::Vteps,
     ];
 
     pub fn name(self) -> &'static str {
@@ -84,16 +92,20 @@ impl Set {
             Set::ContainerPorts => "container_ports",
             Set::ContainerPortRanges => "container_port_ranges",
             Set::NoIcc => "no_icc",
+            Set::OverlayBridges => "overlay_bridges",
+            Set::Vteps => "vteps",
         }
     }
 
     pub fn key(self) -> SetKey {
         match self {
-            Set::Bridges | Set::InternalBridges | Set::RoutedBridges | Set::UnprotectedBridges => {
-                SetKey::IfName
-            }
+            Set::Bridges
+            | Set::InternalBridges
+            | Set::RoutedBridges
+            | Set::UnprotectedBridges
+            | Set::OverlayBridges => SetKey::IfName,
             Set::SameBridge | Set::TrustedInterfaces => SetKey::IfNamePair,
-            Set::MasqSubnets | Set::HairpinSubnets | Set::SnatSubnets | Set::NoIcc => {
+            Set::MasqSubnets | Set::HairpinSubnets | Set::SnatSubnets | Set::NoIcc | Set::Vteps => {
                 SetKey::Ipv4Addr
             }
             Set::ContainerPorts | Set::ContainerPortRanges => SetKey::AddrProtoPort,
@@ -213,6 +225,8 @@ pub enum Element {
     Ipv4Range(Ipv4Addr, Ipv4Addr),
     /// A map element: subnet to address.
     Ipv4NetTo(Ipv4Net, Ipv4Addr),
+    /// One address (sets without `flags interval`).
+    Ipv4Addr(Ipv4Addr),
     /// `address . protocol . port`, or a range of ports (`start`, `end`).
     AddrProtoPort(Ipv4Addr, Proto, u16, u16),
 }
@@ -223,9 +237,10 @@ impl Element {
         match self {
             Element::IfName(_) => SetKey::IfName,
             Element::IfNamePair(..) => SetKey::IfNamePair,
-            Element::Ipv4Net(_) | Element::Ipv4Range(..) | Element::Ipv4NetTo(..) => {
-                SetKey::Ipv4Addr
-            }
+            Element::Ipv4Net(_)
+            | Element::Ipv4Range(..)
+            | Element::Ipv4NetTo(..)
+            | Element::Ipv4Addr(_) => SetKey::Ipv4Addr,
             Element::AddrProtoPort(..) => SetKey::AddrProtoPort,
         }
     }
@@ -283,6 +298,8 @@ pub enum Match {
     L4ProtoIn(Vec<Proto>),
     /// `<selector> <prefix>`, e.g. `ip saddr 127.0.0.0/8`.
     InPrefix(Selector, Ipv4Net),
+    /// `udp dport <port>`
+    UdpDport(u16),
 }
 
 impl Match {
@@ -317,6 +334,8 @@ pub enum Verdict {
     },
     /// `snat ip to ip saddr map @<set>` (no match when the source is not in the map).
     SnatBySaddr(Set),
+    /// `notrack`: conntrack leaves the packet alone (raw priority only; not a final verdict).
+    Notrack,
 }
 
 /// All matches must hold for the verdict to apply.
@@ -349,6 +368,8 @@ pub enum Hook {
 /// Base chain priorities, at Docker's (and nft's named) values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Priority {
+    /// -300: before conntrack (-200), where `notrack` takes effect.
+    Raw,
     /// -200 in the bridge family (before br_netfilter's hooks at 0).
     BridgeFilter,
     /// -100
@@ -362,6 +383,7 @@ pub enum Priority {
 impl Priority {
     pub fn value(self) -> i32 {
         match self {
+            Priority::Raw => -300,
             Priority::BridgeFilter => -200,
             Priority::DstNat => -100,
             Priority::Filter => 0,

@@ -13,6 +13,8 @@ pub struct BridgeNetwork {
     /// The bridge's address (excluded from `no_icc`: containers still reach the host).
     pub gateway: Ipv4Addr,
     pub options: BridgeOptions,
+    /// For an overlay network's bridge: this host's VXLAN source address.
+    pub vtep: Option<Ipv4Addr>,
 }
 
 /// Default options; the gateway is the subnet's first host address, as IPAM picks it.
@@ -23,6 +25,7 @@ impl From<NetworkFacts> for BridgeNetwork {
             facts,
             gateway,
             options: BridgeOptions::default(),
+            vtep: None,
         }
     }
 }
@@ -95,7 +98,23 @@ impl BridgeNetwork {
                 out.push(el(Set::NoIcc, Element::Ipv4Range(a, b)));
             }
         }
+        if self.vtep.is_some() {
+            out.push(el(Set::OverlayBridges, name()));
+        }
         out
+    }
+
+    /// The element an overlay network adds for this host's VTEP address. Shared by every
+    /// overlay network of the host, so it is added with each (adding is idempotent) and never
+    /// removed with one: it goes when the table is rebuilt at the next start without overlays.
+    pub fn vtep_elements(&self) -> Vec<SetElement> {
+        self.vtep
+            .map(|a| SetElement {
+                set: Set::Vteps,
+                element: Element::Ipv4Addr(a),
+            })
+            .into_iter()
+            .collect()
     }
 }
 

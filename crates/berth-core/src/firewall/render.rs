@@ -65,6 +65,7 @@ impl Display for Match {
             Match::DaddrLocal => f.write_str("fib daddr type local"),
             Match::L4ProtoIn(protos) => write!(f, "meta l4proto {{ {} }}", Joined(protos, ", ")),
             Match::InPrefix(selector, net) => write!(f, "{selector} {net}"),
+            Match::UdpDport(port) => write!(f, "udp dport {port}"),
         }
     }
 }
@@ -75,6 +76,7 @@ impl Display for Verdict {
             Verdict::Accept => "accept",
             Verdict::Drop => "drop",
             Verdict::Masquerade => "masquerade",
+            Verdict::Notrack => "notrack",
             Verdict::Jump(chain) => return write!(f, "jump {chain}"),
             Verdict::SnatBySaddr(set) => {
                 return write!(f, "snat ip to ip saddr map @{}", set.name())
@@ -122,6 +124,7 @@ impl Display for Element {
             Element::Ipv4Range(a, b) if a == b => write!(f, "{a}"),
             Element::Ipv4Range(a, b) => write!(f, "{a}-{b}"),
             Element::Ipv4NetTo(net, to) => write!(f, "{net} : {to}"),
+            Element::Ipv4Addr(a) => write!(f, "{a}"),
             Element::AddrProtoPort(a, p, s, e) if s == e => write!(f, "{a} . {p} . {s}"),
             Element::AddrProtoPort(a, p, s, e) => write!(f, "{a} . {p} . {s}-{e}"),
         }

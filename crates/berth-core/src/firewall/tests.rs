@@ -85,6 +85,7 @@ fn with(opts: BridgeOptions, internal: bool) -> BridgeNetwork {
         facts: facts("br-x", "10.5.0.0/24", internal),
         gateway: "10.5.0.1".parse().unwrap(),
         options: opts,
+        vtep: None,
     }
 }
 

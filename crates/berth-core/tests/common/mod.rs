@@ -43,6 +43,20 @@ pub fn options_network() -> BridgeNetwork {
             host_ipv4: None,
             trusted_host_interfaces: vec!["eth1".into(), "eth2".into()],
         },
+        vtep: None,
+    }
+}
+
+/// The bridge of an overlay network on a host whose VTEP is 192.0.2.11.
+#[allow(dead_code)]
+pub fn overlay_network(bridge: &str, subnet: &str) -> BridgeNetwork {
+    BridgeNetwork {
+        vtep: Some("192.0.2.11".parse().unwrap()),
+        ..BridgeNetwork::from(NetworkFacts {
+            bridge: bridge.into(),
+            subnet: subnet.parse().unwrap(),
+            internal: false,
+        })
     }
 }
 
@@ -61,6 +75,7 @@ pub fn snat_network() -> BridgeNetwork {
             host_ipv4: Some("192.0.2.10".parse().unwrap()),
             ..Default::default()
         },
+        vtep: None,
     }
 }
 

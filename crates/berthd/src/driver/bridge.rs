@@ -33,6 +33,7 @@ pub fn facts(cfg: &BridgeConfig) -> BridgeNetwork {
         },
         gateway: cfg.ipam.gateway,
         options: cfg.options.clone(),
+        vtep: None,
     }
 }
 

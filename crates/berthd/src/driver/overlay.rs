@@ -7,8 +7,8 @@ use super::bridge::{facts, BridgeDriver};
 use super::Driver;
 use crate::error::{EngineError, Result};
 use crate::kernel::{Firewall, NetOps};
-use crate::model::{Endpoint, Network};
-use berth_core::firewall;
+use crate::model::{Endpoint, Network, OverlayConfig};
+use berth_core::firewall::{self, BridgeNetwork};
 use std::net::Ipv4Addr;
 use std::path::Path;
 use std::sync::Arc;
@@ -20,6 +20,15 @@ pub struct OverlayDriver {
     pub advertise: Option<Ipv4Addr>,
     /// Endpoints join like bridge endpoints.
     pub ports: BridgeDriver,
+}
+
+/// The firewall's view of an overlay network's local bridge: a bridge whose frames and VXLAN
+/// packets (from and to `vtep`, this host's address) skip conntrack.
+pub fn overlay_facts(o: &OverlayConfig, vtep: Ipv4Addr) -> BridgeNetwork {
+    BridgeNetwork {
+        vtep: Some(vtep),
+        ..facts(&o.bridge)
+    }
 }
 
 impl Driver for OverlayDriver {
@@ -36,7 +45,7 @@ impl Driver for OverlayDriver {
             .ensure_overlay(&o.bridge.ifname, &o.vxlan, o.vni, local, o.bridge.mtu)?;
         if let Err(e) = self
             .fw
-            .apply(&firewall::render_add_bridge(&facts(&o.bridge)))
+            .apply(&firewall::render_add_bridge(&overlay_facts(o, local)))
         {
             let _ = self.net.delete_link(&o.vxlan);
             let _ = self.net.delete_link(&o.bridge.ifname);
@@ -52,7 +61,10 @@ impl Driver for OverlayDriver {
         let mut errors = Vec::new();
         if let Err(e) = self
             .fw
-            .apply(&firewall::render_remove_bridge(&facts(&o.bridge)))
+            .apply(&firewall::render_remove_bridge(&overlay_facts(
+                o,
+                self.advertise.unwrap_or(Ipv4Addr::UNSPECIFIED),
+            )))
         {
             errors.push(format!("removing firewall elements: {e}"));
         }

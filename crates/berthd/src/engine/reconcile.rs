@@ -4,6 +4,7 @@
 
 use super::Engine;
 use crate::driver::bridge::facts;
+use crate::driver::overlay::overlay_facts;
 use crate::error::Result;
 use crate::model::{now_rfc3339, BridgeConfig, DriverConfig, Network, Status};
 use berth_core::firewall;
@@ -111,7 +112,15 @@ impl Engine {
                 }
             }
         }
-        let facts: Vec<_> = bridges.iter().map(|b| facts(b)).collect();
+        // Overlay bridges carry this host's VTEP, so their traffic skips conntrack.
+        let facts: Vec<_> = inner
+            .networks
+            .values()
+            .filter_map(|n| match (&n.driver, self.cfg.advertise_addr) {
+                (DriverConfig::Overlay(o), Some(local)) => Some(overlay_facts(o, local)),
+                (driver, _) => driver.bridge().map(facts),
+            })
+            .collect();
         self.bridge
             .fw
             .apply(&firewall::render_full_bridges(&facts, &[]))
