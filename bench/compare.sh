@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
 # Berth beside Docker and Podman (issue 6): the same operations on the same busybox image,
 # each system alone in its own throwaway sandbox (new network, mount and pid namespaces,
-# tmpfs state), one after the other. Writes bench/results/<date>-<host>-compare.md.
+# tmpfs state), one after the other: CLI timings, embedded DNS (dnsperf, a new name
+# resolving), iperf3 through published ports, memory, attach as containers accumulate.
+# Writes bench/results/<date>-<host>-compare.md and, beside it, -compare-attach.svg.
 #
 #   bench/compare.sh [--install] [--reps N≤20, 10] [--containers N≤200, 100]
-#                    [--systems "berth docker podman"] [--no-build] [--out FILE]
+#                    [--berth-containers N≤1000] [--adds N≤200, 100]
+#                    [--systems "berth docker podman"] [--phases "ops dns tput scale"]
+#                    [--no-build] [--out FILE] [--raw DIR]
+#
+# --berth-containers: Berth alone continues its scale loop to N (reported per 100).
+# --adds: containers run while another one waits for each new name to resolve.
+# --raw DIR: also copy the per-system result files (and error logs) to DIR.
 #
 # --install: apt-get install -y docker.io podman netavark aardvark-dns (Debian 12), with
 # service starts denied by policy-rc.d. Without it, a missing system is skipped. No
@@ -14,14 +22,19 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 install=0 reps=10 containers=100 systems="berth docker podman" build=1 out=""
+berth_containers=0 adds=100 phases="ops dns tput scale" raw=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --install) install=1 ;;
     --reps) reps=$2; shift ;;
     --containers) containers=$2; shift ;;
+    --berth-containers) berth_containers=$2; shift ;;
+    --adds) adds=$2; shift ;;
+    --phases) phases=$2; shift ;;
     --systems) systems=$2; shift ;;
     --no-build) build=0 ;;
     --out) out=$2; shift ;;
+    --raw) raw=$2; shift ;;
     *) echo "unknown option $1 (see the header of $0)" >&2; exit 2 ;;
   esac
   shift
@@ -29,9 +42,17 @@ done
 # Bounded loops.
 [ "$reps" -ge 1 ] && [ "$reps" -le 20 ] || { echo "--reps must be 1..20" >&2; exit 2; }
 [ "$containers" -ge 0 ] && [ "$containers" -le 200 ] || { echo "--containers must be 0..200" >&2; exit 2; }
+[ "$berth_containers" -ge 0 ] && [ "$berth_containers" -le 1000 ] || { echo "--berth-containers must be 0..1000" >&2; exit 2; }
+[ "$adds" -ge 1 ] && [ "$adds" -le 200 ] || { echo "--adds must be 1..200" >&2; exit 2; }
+for p in $phases; do
+  case "$p" in ops | dns | tput | scale) ;; *) echo "unknown phase $p (ops dns tput scale)" >&2; exit 2 ;; esac
+done
 [ "$(id -u)" = 0 ] || { echo "run as root (it creates namespaces)" >&2; exit 1; }
 command -v nft >/dev/null && [ -x /bin/busybox ] || {
   echo "needs nftables and busybox-static: apt-get install -y nftables busybox-static" >&2; exit 1; }
+for t in iperf3 dnsperf jq nsenter; do
+  command -v "$t" >/dev/null || { echo "needs $t: apt-get install -y iperf3 dnsperf jq util-linux" >&2; exit 1; }
+done
 
 daemon_names="dockerd containerd containerd-shim containerd-shim-runc-v2 docker-proxy podman conmon aardvark-dns netavark"
 daemon_pids() { # pids (root namespace view) of any comparison-system process
@@ -117,6 +138,7 @@ for sys in $systems; do
   rc=0
   [ "$interrupted" = 0 ] || break
   COMPARE_RES=$res COMPARE_WORK_PARENT=$tmp COMPARE_REPS=$reps COMPARE_CONTAINERS=$containers COMPARE_TAR=$tmp/busybox.tar \
+    COMPARE_BERTH_CONTAINERS=$berth_containers COMPARE_ADDS=$adds COMPARE_PHASES=$phases \
     BERTH_BIN=$here/target/release CGROUP_PARENT=/$cgroup_parent \
     timeout -k 10 1500 unshare --net --mount --pid --fork --propagation private --mount-proc \
     --kill-child -- "$here/bench/compare/inner.sh" "$sys" &
@@ -127,6 +149,8 @@ for sys in $systems; do
   if [ "$rc" != 0 ]; then echo "$sys: sandbox exited $rc" | tee -a "$res/$sys.skip" >&2; fi
   grep -q '^done' "$res/$sys.txt" 2>/dev/null || echo "$sys: run incomplete (exit $rc)" >>"$res/$sys.errors"
 done
+
+[ -z "$raw" ] || { mkdir -p "$raw" && cp "$res"/* "$raw"/; }
 
 # ---- cleanup checks ----
 for cg in "${cg_new[@]}"; do
@@ -150,6 +174,21 @@ done
 [ "$interrupted" = 0 ] || { echo "interrupted: no report written" >&2; exit 130; }
 
 [ -n "$out" ] || out="$here/bench/results/$(date +%Y-%m-%d)-$(hostname -s)-compare.md"
+svg="${out%.md}-attach.svg"
+plot_in=()
+for s in berth docker podman; do
+  if grep -q '^scale ' "$res/$s.txt" 2>/dev/null; then plot_in+=("$(tr a-z A-Z <<<"${s:0:1}")${s:1}=$res/$s.txt"); fi
+done
+if [ "${#plot_in[@]}" -gt 0 ] && "$here/target/release/berth-bench-plot" --out "$svg" \
+  --title "run -d on one user network as containers accumulate ($(hostname -s), $(nproc) cores)" "${plot_in[@]}" >/dev/null; then
+  export COMPARE_SVG=$svg
+else
+  echo "no plot written" >&2
+fi
+# Berth's overlay figures come from overlay.sh's newest report (Docker has overlay only
+# under Swarm, Podman none).
+COMPARE_OVERLAY=$(ls "$here"/bench/results/*-overlay.md 2>/dev/null | sort | tail -1 || true)
+export COMPARE_OVERLAY
 {
   "$here/bench/compare/report.sh" "$res" "$reps" "$containers"
   echo

@@ -2,7 +2,7 @@
 # Benchmarks TCP throughput through Berth's published ports (issue 3) inside a throwaway
 # sandbox (new network, mount and pid namespaces: everything it starts ends with it).
 #
-#   bench/throughput.sh [--release] [--seconds S] [--rounds N] [--out FILE]
+#   bench/throughput.sh [--release] [--seconds S] [--rounds N] [--bridge-nf-call 0|1] [--out FILE]
 #
 # One iperf3 server runs in container `srv`'s network namespace (the host's iperf3 through
 # nsenter: the data path is the container's, whatever binary runs there), published as
@@ -11,24 +11,31 @@
 #   client     a "remote" namespace on the host's uplink (198.51.100.2) -> 198.51.100.1:8080
 #   loopback   the sandbox host -> 127.0.0.1:8080
 #   hairpin    container `cli` -> the host's address 198.51.100.1:8080
-# each path's median as a ratio to the reference's median (target >= 0.95). Writes
-# bench/results/<date>-<host>-throughput.md and prints it.
+# each path's median as a ratio to the reference's median (target >= 0.95), the median of the
+# per-round ratios (each path against the reference of its own round), and the CPU time the
+# two iperf3 ends spent per GB moved (user + system, which includes the kernel's softirq work
+# done in their context): a cost that other load on the machine disturbs less than Gbit/s.
+# --bridge-nf-call sets net.bridge.bridge-nf-call-iptables in the sandbox first (default:
+# leave the namespace's default, reported). Writes bench/results/<date>-<host>-throughput.md
+# and prints it.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
-profile=debug seconds=5 rounds=5 out=""
+profile=debug seconds=5 rounds=7 brnf="" out=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --release) profile=release ;;
     --seconds) seconds=$2; shift ;;
     --rounds) rounds=$2; shift ;;
+    --bridge-nf-call) brnf=$2; shift ;;
     --out) out=$2; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift
 done
 [ "$seconds" -ge 1 ] && [ "$seconds" -le 30 ] || { echo "--seconds must be 1..30" >&2; exit 2; }
-[ "$rounds" -ge 1 ] && [ "$rounds" -le 10 ] || { echo "--rounds must be 1..10" >&2; exit 2; }
+[ "$rounds" -ge 1 ] && [ "$rounds" -le 15 ] || { echo "--rounds must be 1..15" >&2; exit 2; }
+case "$brnf" in ""|0|1) ;; *) echo "--bridge-nf-call must be 0 or 1" >&2; exit 2 ;; esac
 
 if [ -z "${BERTH_TPUT_BENCH_WORK:-}" ]; then
   [ "$(id -u)" = 0 ] || { echo "run as root (it creates namespaces)" >&2; exit 1; }
@@ -48,7 +55,7 @@ if [ -z "${BERTH_TPUT_BENCH_WORK:-}" ]; then
   # Made here so that it can be removed after the sandbox ends (inside, a tmpfs covers it).
   work=$(mktemp -d /tmp/berth-bench-tput.XXXXXX)
   export BERTH_TPUT_BENCH_WORK=$work BERTH_BENCH_PROFILE=$profile BERTH_BENCH_SECONDS=$seconds \
-    BERTH_BENCH_ROUNDS=$rounds BERTH_BENCH_OUT=$out
+    BERTH_BENCH_ROUNDS=$rounds BERTH_BENCH_OUT=$out BERTH_BENCH_BRNF=$brnf
   rc=0
   timeout -k 10 1800 unshare --net --mount --pid --fork --propagation private --mount-proc \
     --kill-child -- "$0" || rc=$?
@@ -62,6 +69,11 @@ work=$BERTH_TPUT_BENCH_WORK
 mount -t tmpfs tmpfs "$work"
 mkdir -p "$work/data" "$work/exec"
 ip link set lo up
+# Bridged traffic passes the inet hooks (and conntrack) only while this is 1; it is per
+# namespace, and a new namespace starts from the kernel's default.
+brnf_file=/proc/sys/net/bridge/bridge-nf-call-iptables
+if [ -n "$BERTH_BENCH_BRNF" ]; then echo "$BERTH_BENCH_BRNF" >"$brnf_file"; fi
+brnf_now=$(cat "$brnf_file" 2>/dev/null || echo "absent (no br_netfilter)")
 
 # The "remote" client: a namespace held by a sleeping process, linked to the host's uplink.
 unshare --net -- sleep 1d &
@@ -113,7 +125,9 @@ measure() {
   # The server's log names every accepted connection; the latest is this run's.
   echo "$(jq -r '.end.sum_received.bits_per_second / 1e9 | . * 100 | round / 100' "$j") \
 $(jq -r '.end.sum_sent.retransmits // 0' "$j") \
-$(awk '/Accepted connection from/{s=$4} END{sub(/,$/, "", s); print s}' "$work/server.log")" >>"$work/$name.txt"
+$(awk '/Accepted connection from/{s=$4} END{sub(/,$/, "", s); print s}' "$work/server.log") \
+$(jq -r '.end.cpu_utilization_percent as $c | .end.sum_received as $r
+  | (($c.host_total + $c.remote_total) / 100 * $r.seconds / ($r.bytes / 1e9) * 1000 | round)' "$j")" >>"$work/$name.txt"
 }
 declare -A addr port pid what
 addr=([reference]=$srv_ip [client]=198.51.100.1 [loopback]=127.0.0.1 [hairpin]=198.51.100.1)
@@ -141,23 +155,29 @@ else
 fi
 kill "$server"; wait "$server" 2>/dev/null || true
 
-median() { awk '{print $1}' "$work/$1.txt" | sort -n | awk '{v[NR]=$1} END{printf "%.2f", (NR%2)?v[(NR+1)/2]:(v[NR/2]+v[NR/2+1])/2}'; }
+# med: the median of the numbers on stdin.
+med() { sort -n | awk '{v[NR]=$1} END{printf "%.2f", (NR%2)?v[(NR+1)/2]:(v[NR/2]+v[NR/2+1])/2}'; }
+median() { awk '{print $1}' "$work/$1.txt" | med; }
+# paired NAME: the median over rounds of NAME's Gbit/s over the reference's in the same round.
+paired() { paste "$work/$1.txt" "$work/reference.txt" | awk '{printf "%.3f\n", $1 / $5}' | med; }
+cpu() { awk '{print $4}' "$work/$1.txt" | med | awk '{printf "%.0f", $1}'; }
 ref=$(median reference)
 row() {
   local n=$1 m r ok
   m=$(median "$n")
   r=$(awk -v a="$m" -v b="$ref" 'BEGIN{printf "%.2f", a/b}')
+  p=$(paired "$n")
   ok=$(awk -v r="$r" 'BEGIN{print (r>=0.95)?"met":"**not met**"}')
   [ "$n" != reference ] || ok="(reference)"
-  echo "| $n | ${what[$n]} | $(awk '{printf "%s%s", (NR>1?", ":""), $1}' "$work/$n.txt") | $m | $(awk '{s+=$2} END{print s}' "$work/$n.txt") | $(awk '{print $3}' "$work/$n.txt" | sort -u | paste -sd, -) | $r | $ok |"
+  echo "| $n | ${what[$n]} | $(awk '{printf "%s%s", (NR>1?", ":""), $1}' "$work/$n.txt") | $m | $(awk '{s+=$2} END{print s}' "$work/$n.txt") | $(awk '{print $3}' "$work/$n.txt" | sort -u | paste -sd, -) | $(cpu "$n") | $r | $p | $ok |"
 }
 {
   echo "# Berth published-port throughput, $(date -u +%Y-%m-%dT%H:%MZ)"
   echo
-  echo "Machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r), $(. /etc/os-release; echo "$PRETTY_NAME"). Build: $BERTH_BENCH_PROFILE. $(iperf3 --version 2>&1 | head -1 | awk '{print $1, $2}'), one TCP stream, $BERTH_BENCH_SECONDS s a run, $BERTH_BENCH_ROUNDS rounds of the four paths (each round starting one further along), client and server on the same cores. The server runs in container \`srv\` (user network \`app\`, \`-p 8080:5201\`); the host's uplink is 198.51.100.1/24, the remote client 198.51.100.2."
+  echo "Machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r), $(. /etc/os-release; echo "$PRETTY_NAME"). Build: $BERTH_BENCH_PROFILE. $(iperf3 --version 2>&1 | head -1 | awk '{print $1, $2}'), one TCP stream, $BERTH_BENCH_SECONDS s a run, $BERTH_BENCH_ROUNDS rounds of the four paths (each round starting one further along), client and server on the same cores; bridge-nf-call-iptables in the sandbox: $brnf_now. The server runs in container \`srv\` (user network \`app\`, \`-p 8080:5201\`); the host's uplink is 198.51.100.1/24, the remote client 198.51.100.2."
   echo
-  echo "| path | route | Gbit/s per round | median | retransmits | source the server saw | median / reference median | target ≥ 0.95 |"
-  echo "|---|---|---|---|---|---|---|---|"
+  echo "| path | route | Gbit/s per round | median | retransmits | source the server saw | CPU ms per GB (median) | median / reference median | median of per-round ratios | target ≥ 0.95 |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
   for n in "${paths[@]}"; do row "$n"; done
   echo
   echo "Spread of the reference over the rounds: $(awk '{print $1}' "$work/reference.txt" | sort -n | awk -v m="$ref" 'NR==1{lo=$1} {hi=$1} END{printf "%s-%s Gbit/s, %.0f%% of its median", lo, hi, (hi-lo)/m*100}'): ratios closer to 1 than that are within this run's noise."

@@ -20,3 +20,4 @@ sys_stop() {
 sys_version() { echo "Berth $(c version 2>/dev/null | awk '/Server:/{s=1} s && /Version:/{print $2; exit}') (berthd + berth-shim, no runc)"; }
 sys_daemons() { echo berthd; }
 sys_helpers() { echo berth-shim; }
+sys_dns() { echo 127.0.0.11; } # embedded DNS in every container's namespace

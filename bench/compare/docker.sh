@@ -28,3 +28,4 @@ sys_version() {
 }
 sys_daemons() { echo dockerd containerd; }
 sys_helpers() { echo containerd-shim containerd-shim-runc-v2 docker-proxy; }
+sys_dns() { echo 127.0.0.11; } # embedded DNS, DNAT in the container's namespace to dockerd

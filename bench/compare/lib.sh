@@ -7,6 +7,7 @@
 #   sys_version      one line: versions of the system and its runtime
 #   sys_daemons      process names counted as "daemon" memory (space separated)
 #   sys_helpers      process names counted as per-container helpers
+#   sys_dns NET      the address of the embedded resolver containers on NET use
 
 now() { date +%s%N; }
 c() { "${cli[@]}" "$@"; }
@@ -63,3 +64,8 @@ wait_for() {
   for ((i = 0; i < 300; i++)); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
   echo "$sys: timed out waiting for $desc" >&2; return 1
 }
+
+# cpid NAME: the container's pid as the sandbox sees it (the same template works for all three).
+cpid() { c inspect -f '{{.State.Pid}}' "$1"; }
+# in_ns PID CMD...: runs a host binary in the network namespace of process PID.
+in_ns() { local p=$1; shift; nsenter --net="/proc/$p/ns/net" "$@"; }

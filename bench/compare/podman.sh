@@ -44,3 +44,5 @@ sys_version() {
 }
 sys_daemons() { echo; }
 sys_helpers() { echo conmon aardvark-dns; }
+# aardvark-dns listens on the network's gateway address in the host's namespace.
+sys_dns() { c network inspect "$1" | jq -r '.[0].subnets[0].gateway'; }

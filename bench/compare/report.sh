@@ -19,6 +19,8 @@ cell() { # SYS OP: "min / median / p95" (+ failures)
   [ "$f" = 0 ] || printf " (%s failed)" "$f"
 }
 mem() { have "$1" && awk -v k="$2" '$1=="mem" && $2==k {printf "%.1f MiB (%d proc)", $3/1024, $4; f=1} END{if(!f) print "-"}' "$res/$1.txt" || echo "-"; }
+# shellcheck source=bench/compare/report-net.sh
+. "$(dirname "$0")/report-net.sh"
 
 echo "# Berth beside Docker and Podman, $(date -u +%Y-%m-%dT%H:%MZ)"
 echo
@@ -33,6 +35,12 @@ for s in "${systems[@]}"; do
   if have "$s"; then echo "- $s: $(awk '$1=="version"{$1=""; print substr($0,2)}' "$res/$s.txt")"
   else echo "- $s: not run ($(cat "$res/$s.skip" 2>/dev/null || echo "no result"))"; fi
 done
+echo
+echo "The machine's cores are shared with other work: load average (1, 5, 15 min) as each system"
+echo "started and ended: $(for s in "${systems[@]}"; do have "$s" && awk -v s="$s" '$1=="load" {v[$2]=$3" "$4" "$5} END{if ("start" in v) printf "%s %s → %s; ", s, v["start"], v["end"]}' "$res/$s.txt"; done | sed 's/; $/./')"
+echo
+echo "Docker runs with its default userland proxy on: \`docker-proxy\` carries the loopback and"
+echo "hairpin paths below (what its users get)."
 echo
 echo "| operation | Berth | Docker | Podman | Berth/Docker | Berth/Podman |"
 echo "|---|---|---|---|---|---|"
@@ -57,49 +65,12 @@ for op in run_bridge run_user run_publish; do
   echo "$row |"
 done
 echo
-echo "## Memory (RSS)"
-echo
-echo "| | Berth | Docker | Podman |"
-echo "|---|---|---|---|"
-echo "| daemon idle (berthd / dockerd+containerd) | $(mem berth daemon_idle_kib) | $(mem docker daemon_idle_kib) | no daemon |"
-echo "| daemon with the scale containers running | $(mem berth daemon_loaded_kib) | $(mem docker daemon_loaded_kib) | no daemon |"
-echo "| per-container helpers, total (berth-shim / containerd-shim + docker-proxy / conmon + aardvark-dns) | $(mem berth helpers_kib) | $(mem docker helpers_kib) | $(mem podman helpers_kib) |"
-echo
-if [ "$containers" -gt 0 ]; then
-  block=$(( containers / 10 > 0 ? containers / 10 : 1 ))
-  echo "## \`run -d\` on one network as containers accumulate ($containers, median ms per block of $block)"
-  echo
-  echo "| containers | Berth | Docker | Podman | Berth/Docker | Berth/Podman |"
-  echo "|---|---|---|---|---|---|"
-  for ((start = 1; start <= containers; start += block)); do
-    end=$((start + block - 1)) row="| $start-$end" meds=()
-    for s in "${systems[@]}"; do
-      m="-"
-      if have "$s"; then
-        m=$(awk -v s="$start" -v e="$end" '$1=="scale" && $2>=s && $2<=e && $3!="fail" {print $3}' "$res/$s.txt" |
-          sort -n | awk '{v[NR]=$1} END{if (NR) print v[int((NR+1)/2)]; else print "-"}')
-      fi
-      meds+=("$m") row+=" | $m"
-    done
-    echo "$row | $(ratio "${meds[0]}" "${meds[1]}") | $(ratio "${meds[0]}" "${meds[2]}") |"
-  done
-  echo
-fi
-echo "## Targets (issue 6)"
-echo
-bn=$(op_field berth run_none 2) bu=$(op_field berth run_user 2) du=$(op_field docker run_user 2)
-cost=$(diffms "$bu" "$bn")
-verdict() { awk -v v="$1" -v t="$2" -v dir="$3" 'BEGIN{ if (v=="-") print "not measured";
-  else if ((dir=="le" && v+0 <= t+0) || (dir=="ge" && v+0 >= t+0)) print "met"; else print "**MISSED**" }'; }
-echo "- networking cost per container ≤ 2 ms: Berth $cost ms — $(verdict "$cost" 2 le)"
-echo "- \`run -d\` on a user bridge ≤ 20 ms: Berth $bu ms — $(verdict "$bu" 20 le)"
-sp=$(awk -v a="$du" -v b="$bu" 'BEGIN{ if (a=="-" || b=="-" || b+0==0) print "-"; else printf "%.1f", a/b }')
-echo "- user bridge ≥ 10x faster than Docker: ${sp}x — $(verdict "$sp" 10 ge)"
-idle=$(have berth && awk '$1=="mem" && $2=="daemon_idle_kib" {printf "%.1f", $3/1024}' "$res/berth.txt" || echo "-")
-echo "- berthd idle ≤ 10 MiB: ${idle:--} MiB — $(verdict "${idle:--}" 10 le)"
-echo
-echo "Not measured by this script (issue 6 items 4–8): name-resolution delay, DNS qps, iperf3"
-echo "paths, overlay; see \`dns.sh\`, \`throughput.sh\`, \`overlay.sh\` for Berth's side."
+section_dns
+section_tput
+section_memory
+section_scale
+section_overlay
+section_targets
 for s in "${systems[@]}"; do
   if [ -s "$res/$s.errors" ]; then
     echo; echo "### $s: failed commands (first lines)"; echo; echo '```'; head -n 20 "$res/$s.errors"; echo '```'

@@ -120,9 +120,9 @@ fn throughput_section(s: &mut String, args: &Args, t: &Throughput) {
     let _ = writeln!(
         s,
         "| round | path | Gbit/s | 1-s intervals min-max | retransmits | \
-         CPU % sender / receiver | overlay / underlay |"
+         CPU % sender / receiver | CPU ms per GB | overlay / underlay |"
     );
-    let _ = writeln!(s, "|---|---|---|---|---|---|---|");
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|");
     for (k, r) in t.rounds.iter().enumerate() {
         let ratio = |o: &Iperf, u: &Iperf| format!("{:.2}", o.gbps / u.gbps);
         iperf_row(s, k + 1, "underlay", &r.underlay, "");
@@ -151,18 +151,34 @@ fn throughput_section(s: &mut String, args: &Args, t: &Throughput) {
         t.mean(|r| &r.ref_overlay),
         t.mean(|r| &r.overlay) / t.mean(|r| &r.ref_overlay),
     );
+    let _ = writeln!(
+        s,
+        "Median of the per-round overlay / underlay ratios: {:.2}. CPU per GB moved (median; \
+         both iperf3 ends, user + system, which includes the kernel's network work done in \
+         their context; less disturbed by other load than Gbit/s): underlay {:.0} ms, overlay \
+         {:.0} ms, reference underlay {:.0} ms, reference overlay {:.0} ms; underlay / overlay \
+         cost: Berth {:.2}, reference {:.2}.\n",
+        t.paired_ratio(),
+        t.cpu(|r| &r.underlay),
+        t.cpu(|r| &r.overlay),
+        t.cpu(|r| &r.ref_underlay),
+        t.cpu(|r| &r.ref_overlay),
+        t.cpu(|r| &r.underlay) / t.cpu(|r| &r.overlay),
+        t.cpu(|r| &r.ref_underlay) / t.cpu(|r| &r.ref_overlay),
+    );
 }
 
 fn iperf_row(s: &mut String, round: usize, path: &str, r: &Iperf, ratio: &str) {
     let _ = writeln!(
         s,
-        "| {round} | {path} | {:.2} | {:.2}-{:.2} | {} | {:.0} / {:.0} | {ratio} |",
+        "| {round} | {path} | {:.2} | {:.2}-{:.2} | {} | {:.0} / {:.0} | {:.0} | {ratio} |",
         r.gbps,
         r.intervals.iter().copied().fold(f64::INFINITY, f64::min),
         r.intervals.iter().copied().fold(0.0, f64::max),
         r.retransmits,
         r.cpu_sender,
-        r.cpu_receiver
+        r.cpu_receiver,
+        r.cpu_ms_per_gb()
     );
 }
 

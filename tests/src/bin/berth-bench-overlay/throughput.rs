@@ -25,6 +25,14 @@ pub struct Iperf {
     pub cpu_receiver: f64,
 }
 
+impl Iperf {
+    /// CPU time both iperf3 ends spent per GB moved, in ms (user + system, which includes
+    /// the kernel's network work done in their context): 8 Gbit per GB, percent to share.
+    pub fn cpu_ms_per_gb(&self) -> f64 {
+        80.0 * (self.cpu_sender + self.cpu_receiver) / self.gbps
+    }
+}
+
 /// One round: each path once, in this order.
 pub struct Round {
     pub underlay: Iperf,
@@ -50,9 +58,29 @@ impl Throughput {
         self.mean(|r| &r.overlay) / self.mean(|r| &r.underlay)
     }
 
+    /// The median over rounds of overlay / underlay Gbit/s within each round.
+    pub fn paired_ratio(&self) -> f64 {
+        median(self.rounds.iter().map(|r| r.overlay.gbps / r.underlay.gbps))
+    }
+
+    /// The median CPU ms per GB of one path over the rounds.
+    pub fn cpu(&self, path: impl Fn(&Round) -> &Iperf) -> f64 {
+        median(self.rounds.iter().map(|r| path(r).cpu_ms_per_gb()))
+    }
+
     /// The same for the hand-built reference.
     pub fn ref_ratio(&self) -> f64 {
         self.mean(|r| &r.ref_overlay) / self.mean(|r| &r.ref_underlay)
+    }
+}
+
+fn median(it: impl Iterator<Item = f64>) -> f64 {
+    let mut v: Vec<f64> = it.filter(|x| x.is_finite()).collect();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
     }
 }
 
