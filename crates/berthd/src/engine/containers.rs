@@ -6,7 +6,7 @@ use crate::model::{
     now_rfc3339, Container, ContainerConfig, EndpointRequest, HostConfig, State, Status,
 };
 use berth_core::id::{Name, ObjectId};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 /// A validated `container create` request.
 #[derive(Clone, Debug, Default)]
@@ -52,7 +52,11 @@ impl Engine {
         let mut inner = self.lock();
         let name = match req.name.clone() {
             Some(n) => n,
-            None => unused_generated_name(&inner),
+            None => {
+                let taken: HashSet<&str> =
+                    inner.containers.values().map(|c| c.name.as_str()).collect();
+                unused_generated_name(|n| taken.contains(n))
+            }
         };
         if let Some(other) = inner.containers.values().find(|c| c.name == name) {
             return Err(EngineError::Conflict(format!(
@@ -246,13 +250,26 @@ fn merge_env(image: &[String], user: &[String]) -> Vec<String> {
     out
 }
 
-fn unused_generated_name(inner: &Inner) -> Name {
-    loop {
-        let n = Name::generate();
-        if !inner.containers.values().any(|c| c.name == n) {
-            return n;
+/// A generated name no container has: `adjective_surname` as Docker makes them, and once
+/// those run short (there are 900), with a number appended, as Docker does when it retries;
+/// the numbers grow with the attempts, so this ends however many containers exist.
+fn unused_generated_name(taken: impl Fn(&str) -> bool) -> Name {
+    let mut candidate = Name::generate();
+    for attempt in 0..100u32 {
+        if !taken(candidate.as_str()) {
+            return candidate;
         }
+        let base = Name::generate();
+        candidate = match attempt / 10 {
+            0 => base,
+            tens => {
+                let bound = 10u64.saturating_pow(tens);
+                let n = rand::random_range(0..bound);
+                Name::try_from(format!("{}{n}", base.as_str())).unwrap_or(base)
+            }
+        };
     }
+    candidate
 }
 
 /// Resolves NetworkMode and EndpointsConfig to networks, and checks `--ip` requests.
@@ -343,4 +360,25 @@ pub(super) fn check_requested_ip(
     })?;
     probe.reserve(ip)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_names_go_on_when_every_plain_name_is_taken() {
+        // Every adjective_surname pair taken (and none with a digit): the name still comes,
+        // with a number appended.
+        let plain = |n: &str| !n.ends_with(|c: char| c.is_ascii_digit());
+        let mut seen = HashSet::new();
+        for _ in 0..200 {
+            let n = unused_generated_name(plain);
+            assert!(!plain(n.as_str()), "{} is taken", n.as_str());
+            seen.insert(n.as_str().to_string());
+        }
+        assert!(seen.len() > 100, "names repeat too often: {}", seen.len());
+        // With nothing taken, the first draw is used as it is.
+        assert!(plain(unused_generated_name(|_| false).as_str()));
+    }
 }
