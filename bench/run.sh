@@ -8,7 +8,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
-profile=debug reps=10 containers=200 out=""
+profile=debug reps=20 containers=200 out=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --release) profile=release ;;
@@ -21,6 +21,7 @@ while [ $# -gt 0 ]; do
 done
 # Bounded loops: never more than this many containers.
 [ "$containers" -le 1000 ] || { echo "--containers is capped at 1000" >&2; exit 2; }
+# (20 also keeps `network create net1..netN` within the 31 default address pools.)
 [ "$reps" -le 20 ] || { echo "--reps is capped at 20" >&2; exit 2; }
 
 if [ -z "${BERTH_BENCH_INSIDE:-}" ]; then
@@ -62,9 +63,15 @@ measure() { # name, then a command run $reps times (with %i replaced by the repe
   for i in $(seq "$BERTH_BENCH_REPS"); do time_ms "${@//%i/$i}" >>"$f"; done
   rows[$name]=$(stats "$f")
 }
-measure run_none b run -d --name none%i --network none busybox sleep 1d
-measure run_bridge b run -d --name def%i busybox sleep 1d
-measure run_user b run -d --name user%i --network app busybox sleep 1d
+# The three `run -d` variants take turns within each repetition, so the machine's load
+# drifting during the run weighs on all three alike (their differences are the point).
+: >"$work/run_none.txt"; : >"$work/run_bridge.txt"; : >"$work/run_user.txt"
+for i in $(seq "$BERTH_BENCH_REPS"); do
+  time_ms b run -d --name "none$i" --network none busybox sleep 1d >>"$work/run_none.txt"
+  time_ms b run -d --name "def$i" busybox sleep 1d >>"$work/run_bridge.txt"
+  time_ms b run -d --name "user$i" --network app busybox sleep 1d >>"$work/run_user.txt"
+done
+for k in run_none run_bridge run_user; do rows[$k]=$(stats "$work/$k.txt"); done
 measure rm_f b rm -f user%i
 measure network_create b network create net%i
 measure network_rm b network rm net%i
@@ -108,6 +115,7 @@ done
 
 med() { echo "${rows[$1]}" | awk -F' \\| ' '{print $2}'; }
 net_cost=$(awk -v a="$(med run_user)" -v b="$(med run_none)" 'BEGIN{printf "%.2f", a-b}')
+net_cost_default=$(awk -v a="$(med run_bridge)" -v b="$(med run_none)" 'BEGIN{printf "%.2f", a-b}')
 {
   echo "# Berth benchmark, $(date -u +%Y-%m-%dT%H:%MZ)"
   echo
@@ -117,7 +125,7 @@ net_cost=$(awk -v a="$(med run_user)" -v b="$(med run_none)" 'BEGIN{printf "%.2f
   echo "|---|---|---|---|"
   for k in run_none run_bridge run_user rm_f network_create network_rm ports_none ports_p ports_p_1000 ports_range_1000; do echo "| $k | ${rows[$k]} |"; done
   echo
-  echo "Networking cost of \`run -d\` on a user bridge over \`--network none\` (medians): **$net_cost ms**."
+  echo "Networking cost of \`run -d\` over \`--network none\` (medians): **$net_cost ms** on a user bridge (veth, embedded DNS, name), $net_cost_default ms on the default bridge."
   echo
   echo "Extra cost of \`-p\` (medians, over \`ports_none\`): $(awk -v a="$(med ports_p)" -v b="$(med ports_none)" 'BEGIN{printf "%.2f", a-b}') ms with no other port published, $(awk -v a="$(med ports_p_1000)" -v b="$(med ports_none)" 'BEGIN{printf "%.2f", a-b}') ms with 1,000 published; a 1,000-port range: $(awk -v a="$(med ports_range_1000)" -v b="$(med ports_none)" 'BEGIN{printf "%.2f", a-b}') ms."
   echo

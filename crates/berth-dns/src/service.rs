@@ -2,6 +2,7 @@
 
 use crate::{tcp, udp, ContainerDns, DnsError, DnsOptions, Record, Snapshot, LISTEN_ADDR};
 use arc_swap::ArcSwap;
+use berth_sys::netlink::run_in_netns;
 use berth_sys::netns::NetNs;
 use std::collections::HashMap;
 use std::io;
@@ -189,7 +190,8 @@ fn open_listeners(ns: &NetNs, container: &str) -> Result<Listeners, DnsError> {
         source,
     };
     for attempt in 1..=REBIND_ATTEMPTS {
-        let opened = ns.run_in(bind_both).map_err(|source| DnsError::Netns {
+        // The namespace helper thread, not a fresh thread per container (see berth-sys).
+        let opened = run_in_netns(ns, bind_both).map_err(|source| DnsError::Netns {
             container: container.into(),
             path: ns.path.clone(),
             source,

@@ -16,9 +16,10 @@ use tokio::task::JoinSet;
 pub(crate) async fn serve(socket: UdpSocket, served: Arc<Served>) {
     let socket = Arc::new(socket);
     let fd = socket.as_raw_fd();
-    // Queries are small; a larger datagram is cut here and then fails to parse (FORMERR).
-    let mut batch = Batch::new(usize::from(OUR_UDP_PAYLOAD));
-    let mut replies: Vec<(Vec<u8>, SocketAddr)> = Vec::with_capacity(crate::mmsg::BATCH);
+    // The buffers (128 KiB) are made on the first query, not at attach: attaching is on the
+    // path of every `run`, and many containers never ask a name.
+    let mut batch: Option<Batch> = None;
+    let mut replies: Vec<(Vec<u8>, SocketAddr)> = Vec::new();
     // Owned by this task, so aborting it aborts the forwards in flight too.
     let mut forwards = JoinSet::new();
     loop {
@@ -27,6 +28,8 @@ pub(crate) async fn serve(socket: UdpSocket, served: Arc<Served>) {
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         }
+        // Queries are small; a larger datagram is cut here and then fails to parse (FORMERR).
+        let batch = batch.get_or_insert_with(|| Batch::new(usize::from(OUR_UDP_PAYLOAD)));
         // Drain what is queued in batches, then wait again.
         loop {
             let received = socket.try_io(tokio::io::Interest::READABLE, || match batch.recv(fd) {

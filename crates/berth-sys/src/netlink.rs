@@ -4,8 +4,11 @@
 //! CONTRACT (berthd codes against these signatures; implementations may add, not change).
 
 mod conn;
+mod enter;
 mod msg;
 pub mod overlay;
+
+pub use enter::run_in_netns;
 
 use crate::netns::NetNs;
 use crate::{Result, SysError};
@@ -53,7 +56,7 @@ impl Netlink {
     }
     /// A socket in `ns` (opened on a thread that entered it; the socket stays there).
     pub fn in_netns(ns: &NetNs) -> Result<Self> {
-        ns.run_in(Netlink::new)?
+        run_in_netns(ns, Netlink::new)?
     }
 
     pub fn links(&mut self) -> Result<Vec<LinkInfo>> {
@@ -172,7 +175,11 @@ impl Netlink {
         }
         let configured = self
             .finish_host_end(&op, host_name)
-            .and_then(|index| inside.configure_container_if(&op, peer).map(|()| index));
+            .and_then(|(index, peer_index)| {
+                inside
+                    .configure_container_if(&op, peer, peer_index)
+                    .map(|()| index)
+            });
         if configured.is_err() {
             // Deleting the host end deletes the peer too (slow, ~30 ms, but only on failure).
             self.delete_by_name(host_name);
@@ -218,8 +225,10 @@ impl Netlink {
         Ok(index)
     }
 
-    /// The veth host end exists and is down: IPv6 address generation off, then up.
-    fn finish_host_end(&mut self, op: &str, host_name: &str) -> Result<u32> {
+    /// The veth host end exists and is down: IPv6 address generation off, then up. Returns its
+    /// index and, when the kernel reports it, its peer's index inside the container's namespace
+    /// (so configuring the peer needs no lookup there).
+    fn finish_host_end(&mut self, op: &str, host_name: &str) -> Result<(u32, Option<u32>)> {
         let requests = vec![
             msg::set_no_ipv6_addrgen(LinkRef::Name(host_name)),
             msg::set_hairpin(LinkRef::Name(host_name)),
@@ -228,16 +237,26 @@ impl Netlink {
         ];
         let outcomes = self.exchange(op, requests)?;
         let last = check_all(op, outcomes, Some(0))?;
-        last.iter()
+        let index = last
+            .iter()
             .find_map(msg::link_info)
             .map(|l| l.index)
-            .ok_or_else(|| netlink_err(op, format!("{host_name} vanished right after creation")))
+            .ok_or_else(|| netlink_err(op, format!("{host_name} vanished right after creation")))?;
+        Ok((index, last.iter().find_map(msg::peer_index)))
     }
 
     /// Inside the container's namespace, pipelined: `lo` up, the address, the interface up, the
-    /// default route.
-    fn configure_container_if(&mut self, op: &str, peer: &ContainerIf) -> Result<()> {
-        let index = self.index_of(op, &peer.name)?;
+    /// default route. `index`: the interface's, if known (else it is looked up by name).
+    fn configure_container_if(
+        &mut self,
+        op: &str,
+        peer: &ContainerIf,
+        index: Option<u32>,
+    ) -> Result<()> {
+        let index = match index {
+            Some(i) => i,
+            None => self.index_of(op, &peer.name)?,
+        };
         let mut requests = vec![
             msg::set_up(LinkRef::Name("lo")),
             msg::new_address(index, IpNet::V4(peer.address)),

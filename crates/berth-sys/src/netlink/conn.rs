@@ -185,6 +185,14 @@ impl Conn {
             if entry.done.is_some() {
                 continue;
             }
+            let header = NetlinkBuffer::new(chunk);
+            if header.message_type() == super::msg::RTM_NEWLINK {
+                // Links are decoded only as far as Berth reads them (see `link_summary`).
+                if let Some(m) = super::msg::link_summary(header.payload()) {
+                    entry.messages.push(m);
+                }
+                continue;
+            }
             let msg = NetlinkMessage::<RouteNetlinkMessage>::deserialize(chunk)
                 .map_err(|e| IoFailure(format!("undecodable netlink reply: {e}")))?;
             match msg.payload {
