@@ -158,6 +158,12 @@ pub struct NetCreate {
     /// Metadata on the network (key=value)
     #[arg(long)]
     pub label: Vec<String>,
+    /// Create a configuration only network
+    #[arg(long)]
+    pub config_only: bool,
+    /// The network from which to copy the configuration
+    #[arg(long)]
+    pub config_from: Option<String>,
     pub name: String,
 }
 

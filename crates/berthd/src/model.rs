@@ -18,6 +18,22 @@ pub enum DriverConfig {
     Overlay(OverlayConfig),
     Host,
     Null,
+    /// A config-only network (`ConfigOnly: true`): its IPAM and options are kept for networks
+    /// created with `ConfigFrom`, and nothing else exists: no bridge, no firewall element, no
+    /// address pool.
+    ConfigOnly(ConfigOnlySpec),
+}
+
+/// What a config-only network holds: the IPAM configuration as given (nothing is allocated
+/// or computed, so no gateway appears unless one was given). Options and labels are the
+/// network's own.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigOnlySpec {
+    /// The driver the request named (Docker reports `null` for every config-only network).
+    pub requested_driver: String,
+    pub subnet: Option<ipnet::Ipv4Net>,
+    pub gateway: Option<Ipv4Addr>,
+    pub ip_range: Option<ipnet::Ipv4Net>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,7 +51,8 @@ impl DriverConfig {
             DriverConfig::Bridge(_) => "bridge",
             DriverConfig::Overlay(_) => "overlay",
             DriverConfig::Host => "host",
-            DriverConfig::Null => "null",
+            // Docker resets a config-only network's driver to `null`, so that nothing can use it.
+            DriverConfig::Null | DriverConfig::ConfigOnly(_) => "null",
         }
     }
     /// The local bridge of a bridge or overlay network.
@@ -47,9 +64,17 @@ impl DriverConfig {
         }
     }
 
-    /// Networks whose endpoints are interfaces (not host or none mode).
+    /// Networks whose endpoints are interfaces (not host or none mode). A config-only network
+    /// describes such a network: a created container may name it (`start` then refuses it).
     pub fn has_interfaces(&self) -> bool {
-        self.bridge().is_some()
+        self.bridge().is_some() || self.config_only().is_some()
+    }
+
+    pub fn config_only(&self) -> Option<&ConfigOnlySpec> {
+        match self {
+            DriverConfig::ConfigOnly(c) => Some(c),
+            _ => None,
+        }
     }
 
     pub fn overlay(&self) -> Option<&OverlayConfig> {
@@ -98,6 +123,10 @@ pub struct Network {
     pub default_bridge: bool,
     pub options: BTreeMap<String, String>,
     pub labels: BTreeMap<String, String>,
+    /// The config-only network this one took its IPAM, options and labels from (`ConfigFrom`);
+    /// that network cannot be removed while this one exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_from: Option<Name>,
 }
 
 /// What a container asked for on one network.

@@ -35,7 +35,7 @@ pub fn create_body(a: &NetCreate) -> anyhow::Result<Value> {
             c
         })
         .collect();
-    Ok(json!({
+    let mut body = json!({
         "Name": a.name,
         "CheckDuplicate": true,
         "Driver": a.driver,
@@ -45,7 +45,13 @@ pub fn create_body(a: &NetCreate) -> anyhow::Result<Value> {
         "Options": kv_map(&a.opt, "--opt")?,
         "Labels": kv_map(&a.label, "--label")?,
         "IPAM": { "Driver": "default", "Config": config, "Options": {} },
-    }))
+        "ConfigOnly": a.config_only,
+    });
+    // As the docker CLI: ConfigFrom only when given (the daemon checks the combinations).
+    if let Some(from) = &a.config_from {
+        body["ConfigFrom"] = json!({ "Network": from });
+    }
+    Ok(body)
 }
 
 pub async fn create(c: &Client, a: &NetCreate) -> anyhow::Result<i32> {
@@ -236,6 +242,29 @@ mod tests {
         assert!(create_body(&a).is_err());
         let a = parse_create(&["berth", "network", "create", "-d", "host", "plain"]);
         assert_eq!(create_body(&a).unwrap()["IPAM"]["Config"], json!([]));
+        assert_eq!(create_body(&a).unwrap()["ConfigOnly"], false);
+        assert!(create_body(&a).unwrap().get("ConfigFrom").is_none());
+    }
+
+    #[test]
+    fn create_body_config_only_and_config_from() {
+        let a = parse_create(&[
+            "berth",
+            "network",
+            "create",
+            "--config-only",
+            "--subnet",
+            "10.8.0.0/24",
+            "cfg",
+        ]);
+        let b = create_body(&a).unwrap();
+        assert_eq!(b["ConfigOnly"], true);
+        assert_eq!(b["IPAM"]["Config"], json!([{"Subnet": "10.8.0.0/24"}]));
+        let a = parse_create(&["berth", "network", "create", "--config-from", "cfg", "n"]);
+        let b = create_body(&a).unwrap();
+        assert_eq!(b["ConfigFrom"], json!({"Network": "cfg"}));
+        assert_eq!(b["ConfigOnly"], false);
+        assert_eq!(b["Name"], "n");
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub fn network(engine: &Engine, n: &Network) -> Value {
             // An overlay's local bridge is internal by construction; the network is not.
             (vec![cfg], b.internal && n.driver.overlay().is_none(), opts)
         }
-        _ => (vec![], false, Map::new()),
+        None => (config_only_ipam(n), false, Map::new()),
     };
     for (k, v) in &n.options {
         options.insert(k.clone(), json!(v));
@@ -81,12 +81,30 @@ pub fn network(engine: &Engine, n: &Network) -> Value {
         "Internal": internal,
         "Attachable": n.attachable,
         "Ingress": false,
-        "ConfigFrom": { "Network": "" },
-        "ConfigOnly": false,
+        "ConfigFrom": { "Network": n.config_from.as_ref().map(|c| c.as_str()).unwrap_or_default() },
+        "ConfigOnly": n.driver.config_only().is_some(),
         "Containers": containers,
         "Options": options,
         "Labels": n.labels,
     })
+}
+
+/// A config-only network's IPAM configuration, exactly as given (no gateway is computed).
+fn config_only_ipam(n: &Network) -> Vec<Value> {
+    let Some(spec) = n.driver.config_only() else {
+        return vec![];
+    };
+    let Some(subnet) = spec.subnet else {
+        return vec![];
+    };
+    let mut cfg = json!({ "Subnet": subnet.to_string() });
+    if let Some(g) = spec.gateway {
+        cfg["Gateway"] = json!(g.to_string());
+    }
+    if let Some(r) = spec.ip_range {
+        cfg["IPRange"] = json!(r.to_string());
+    }
+    vec![cfg]
 }
 
 fn endpoint_settings(

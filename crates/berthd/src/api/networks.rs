@@ -38,6 +38,16 @@ struct CreateBody {
     labels: Option<BTreeMap<String, String>>,
     #[serde(rename = "EnableIPv6")]
     enable_ipv6: Option<bool>,
+    config_only: bool,
+    config_from: Option<ConfigFromBody>,
+    ingress: bool,
+    scope: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct ConfigFromBody {
+    network: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -45,6 +55,7 @@ struct CreateBody {
 struct IpamBody {
     driver: String,
     config: Option<Vec<IpamConfigBody>>,
+    options: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -112,6 +123,11 @@ fn to_request(b: CreateBody) -> ApiResult<NetworkCreate> {
         attachable: b.attachable,
         options: b.options.unwrap_or_default(),
         labels: b.labels.unwrap_or_default(),
+        config_only: b.config_only,
+        config_from: b.config_from.map(|c| c.network).filter(|n| !n.is_empty()),
+        ingress: b.ingress,
+        scope: b.scope,
+        ipam_options: ipam.options.unwrap_or_default(),
         ..Default::default()
     };
     if let Some(c) = configs.first() {

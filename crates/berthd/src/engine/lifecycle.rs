@@ -35,6 +35,7 @@ impl Engine {
                     c.name
                 ))
             })?;
+            super::networks::refuse_config_only(&n)?;
             nets.push(n);
         }
         let mut applied = Applied::default();
@@ -94,7 +95,6 @@ impl Engine {
             let path = self.sandbox_path(&c.id);
             self.net.create_sandbox(&path)?;
             applied.sandbox = Some(path.clone());
-            self.net.sandbox_lo_up(&path)?;
             for (i, net) in nets.iter().enumerate() {
                 if net.driver.bridge().is_none() {
                     continue;
@@ -106,6 +106,11 @@ impl Engine {
                     self.attach_endpoint(inner, net, &c.networks[i].1, ifname, route, &path)?;
                 applied.addresses.push((net.id.clone(), ep.ipv4));
                 endpoints.push(ep);
+            }
+            // Attaching an interface brings `lo` up with it (in the same netlink batch);
+            // only a sandbox without interfaces needs it done on its own.
+            if endpoints.is_empty() {
+                self.net.sandbox_lo_up(&path)?;
             }
         }
         let links = super::links::resolve_links(inner, c)?;

@@ -115,7 +115,7 @@ impl Engine {
         match net.driver {
             DriverConfig::Bridge(_) => &self.bridge,
             DriverConfig::Overlay(_) => &self.overlay,
-            DriverConfig::Host | DriverConfig::Null => &self.noop,
+            DriverConfig::Host | DriverConfig::Null | DriverConfig::ConfigOnly(_) => &self.noop,
         }
     }
 

@@ -3,7 +3,9 @@
 use super::{Engine, Inner};
 use crate::driver::bridge_options;
 use crate::error::{EngineError, Result};
-use crate::model::{now_rfc3339, BridgeConfig, Container, DriverConfig, Endpoint, Network};
+use crate::model::{
+    now_rfc3339, BridgeConfig, ConfigOnlySpec, Container, DriverConfig, Endpoint, Network,
+};
 use berth_core::id::{IfName, Name, ObjectId};
 use berth_core::ipam::{self, AddressPool, IpamConfig};
 use ipnet::Ipv4Net;
@@ -22,6 +24,15 @@ pub struct NetworkCreate {
     pub ip_range: Option<Ipv4Net>,
     pub options: BTreeMap<String, String>,
     pub labels: BTreeMap<String, String>,
+    /// `ConfigOnly`: keep the IPAM configuration and options for other networks; create
+    /// nothing in the kernel.
+    pub config_only: bool,
+    /// `ConfigFrom.Network`: the config-only network to take IPAM, options and labels from.
+    pub config_from: Option<String>,
+    /// Fields only checked against `config_only` / `config_from`, as Docker does.
+    pub ingress: bool,
+    pub scope: String,
+    pub ipam_options: BTreeMap<String, String>,
 }
 
 pub use crate::driver::bridge_options::OPT_BRIDGE_NAME;
@@ -43,10 +54,26 @@ impl Engine {
                 "network with name {name} already exists"
             )));
         }
+        check_config_fields(&req)?;
+        if req.config_only {
+            return self.create_config_only(&mut inner, name, &req);
+        }
+        let req = match &req.config_from {
+            Some(from) => inherit_config(&inner, from, req.clone())?,
+            None => req,
+        };
         if req.driver == "overlay" {
+            if req.config_from.is_some() {
+                return Err(EngineError::Invalid(
+                    "ConfigFrom is supported for bridge networks only: create the overlay \
+                     network with its own --subnet and options"
+                        .into(),
+                ));
+            }
             return self.create_overlay(&mut inner, name, &req);
         }
-        let net = self.plan_network(&inner, name, &req)?;
+        let mut net = self.plan_network(&inner, name, &req)?;
+        net.config_from = req.config_from.as_deref().map(Name::try_from).transpose()?;
         self.driver(&net).create_network(&net)?;
         if let Err(e) = self.store.save_network(&net) {
             let _ = self.driver(&net).delete_network(&net);
@@ -115,7 +142,49 @@ impl Engine {
             default_bridge: false,
             options: req.options.clone(),
             labels: req.labels.clone(),
+            config_from: None,
         })
+    }
+
+    /// Stores a config-only network: the request's IPAM configuration (checked, not
+    /// allocated: its subnet may overlap anything), options and labels. Nothing in the kernel.
+    fn create_config_only(
+        &self,
+        inner: &mut Inner,
+        name: Name,
+        req: &NetworkCreate,
+    ) -> Result<Network> {
+        match req.subnet {
+            Some(subnet) => {
+                IpamConfig::new(subnet, req.gateway, req.ip_range)?;
+            }
+            None if req.gateway.is_some() || req.ip_range.is_some() => {
+                return Err(EngineError::Invalid(
+                    "--gateway and --ip-range need --subnet".into(),
+                ))
+            }
+            None => {}
+        }
+        let net = Network {
+            id: ObjectId::generate(),
+            name,
+            created: now_rfc3339(),
+            driver: DriverConfig::ConfigOnly(ConfigOnlySpec {
+                requested_driver: req.driver.clone(),
+                subnet: req.subnet,
+                gateway: req.gateway,
+                ip_range: req.ip_range,
+            }),
+            attachable: false,
+            predefined: false,
+            default_bridge: false,
+            options: req.options.clone(),
+            labels: req.labels.clone(),
+            config_from: None,
+        };
+        self.store.save_network(&net)?;
+        inner.networks.insert(net.id.clone(), net.clone());
+        Ok(net)
     }
 
     fn plan_ipam(&self, inner: &Inner, req: &NetworkCreate) -> Result<(IpamConfig, bool)> {
@@ -177,6 +246,16 @@ impl Engine {
                 users.join(", ")
             )));
         }
+        if net.driver.config_only().is_some() {
+            let dependents = dependents_of(&inner, &net.name);
+            if !dependents.is_empty() {
+                return Err(EngineError::Forbidden(format!(
+                    "configuration network {:?} is in use by network(s) {}: remove them first",
+                    net.name.as_str(),
+                    dependents.join(", ")
+                )));
+            }
+        }
         if net.driver.overlay().is_some() {
             self.remove_overlay(&net)?;
         }
@@ -187,14 +266,19 @@ impl Engine {
         Ok(())
     }
 
-    /// Removes every user network without endpoints; returns their names.
+    /// Removes every user network without endpoints, except config-only ones (as Docker);
+    /// returns their names.
     pub fn prune_networks(&self) -> Result<Vec<String>> {
         let candidates: Vec<(ObjectId, String)> = {
             let inner = self.lock();
             inner
                 .networks
                 .values()
-                .filter(|n| !n.predefined && inner.users_of(&n.id).is_empty())
+                .filter(|n| {
+                    !n.predefined
+                        && n.driver.config_only().is_none()
+                        && inner.users_of(&n.id).is_empty()
+                })
                 .map(|n| (n.id.clone(), n.name.to_string()))
                 .collect()
         };
@@ -231,3 +315,94 @@ impl Engine {
             .collect()
     }
 }
+
+/// `start` (and a connect while running) cannot put an endpoint on a config-only network;
+/// Docker answers 403 and the container stays as it was.
+pub fn refuse_config_only(net: &Network) -> Result<()> {
+    if net.driver.config_only().is_none() {
+        return Ok(());
+    }
+    Err(EngineError::Forbidden(format!(
+        "cannot create endpoint on configuration-only network {:?}: use a network created \
+         with --config-from {} instead",
+        net.name.as_str(),
+        net.name
+    )))
+}
+
+/// Docker's checks of `ConfigOnly` and `ConfigFrom` against the request's other fields, all
+/// 403: a config-only network holds no operator fields, and a network built from one brings
+/// none of its own configuration.
+fn check_config_fields(req: &NetworkCreate) -> Result<()> {
+    if req.config_only && (req.ingress || req.internal || req.attachable || !req.scope.is_empty()) {
+        return Err(EngineError::Forbidden(
+            "configuration network can only contain network specific fields. Network operator \
+             fields like [ ingress | internal | attachable | scope ] are not supported."
+                .into(),
+        ));
+    }
+    if req.config_from.is_none() {
+        return Ok(());
+    }
+    if req.config_only {
+        return Err(EngineError::Forbidden(
+            "a configuration network cannot depend on another configuration network".into(),
+        ));
+    }
+    if req.subnet.is_some()
+        || req.gateway.is_some()
+        || req.ip_range.is_some()
+        || !req.labels.is_empty()
+        || !req.ipam_options.is_empty()
+    {
+        return Err(EngineError::Forbidden(
+            "user specified configurations are not supported if the network depends on a \
+             configuration network: drop --subnet, --gateway, --ip-range and --label"
+                .into(),
+        ));
+    }
+    if !req.options.is_empty() {
+        return Err(EngineError::Forbidden(
+            "network driver options are not supported if the network depends on a \
+             configuration network: set them on the configuration network"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The request with the config-only network's IPAM configuration, options and labels, as
+/// Docker's `applyConfigurationTo`. Only a config-only network of that exact name counts.
+fn inherit_config(inner: &Inner, from: &str, mut req: NetworkCreate) -> Result<NetworkCreate> {
+    let (cfg, spec) = inner
+        .networks
+        .values()
+        .filter(|n| n.name.as_str() == from)
+        .find_map(|n| n.driver.config_only().map(|spec| (n, spec)))
+        .ok_or_else(|| {
+            EngineError::NotFound(format!(
+                "configuration network {from:?} does not exist: create it with \
+                 `network create --config-only` first"
+            ))
+        })?;
+    req.subnet = spec.subnet;
+    req.gateway = spec.gateway;
+    req.ip_range = spec.ip_range;
+    req.options = cfg.options.clone();
+    req.labels = cfg.labels.clone();
+    Ok(req)
+}
+
+/// Names of the networks created from the config-only network `name`.
+fn dependents_of(inner: &Inner, name: &Name) -> Vec<String> {
+    inner
+        .networks
+        .values()
+        .filter(|n| n.config_from.as_ref() == Some(name))
+        .map(|n| n.name.to_string())
+        .collect()
+}
+
+#[cfg(test)]
+#[path = "networks_config_tests.rs"]
+mod config_network_tests;

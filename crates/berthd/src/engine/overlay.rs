@@ -148,6 +148,7 @@ impl Engine {
             default_bridge: false,
             options: def.options.clone(),
             labels: def.labels.clone(),
+            config_from: None,
         })
     }
 

@@ -230,6 +230,7 @@ fn predefined(name: &str, driver: DriverConfig) -> Network {
         predefined: true,
         options: BTreeMap::new(),
         labels: BTreeMap::new(),
+        config_from: None,
     }
 }
 
