@@ -140,8 +140,15 @@ fn bind_new_netns(path: &Path) -> Result<File> {
         op: format!("unshare(CLONE_NEWNET) for {}", path.display()),
         source,
     })?;
+    // Through a procfs of our own when possible: its cost does not grow with the number of
+    // namespaces on the host (see `sysctl::PrivateProc`).
+    let private = sysctl::PrivateProc::new();
     for key in IPV6_OFF {
-        match sysctl::set(key, "1") {
+        let set = match &private {
+            Some(p) => p.set(key, "1"),
+            None => sysctl::set(key, "1"),
+        };
+        match set {
             Ok(()) => {}
             // IPv6 not available in this kernel: nothing to disable.
             Err(SysError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {}

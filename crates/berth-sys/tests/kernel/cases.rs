@@ -19,6 +19,10 @@ pub const ALL: &[(&str, TestFn)] = &[
     ),
     ("small_helpers", small_helpers),
     (
+        "private_proc_sets_this_namespaces_sysctls",
+        private_proc_sets_this_namespaces_sysctls,
+    ),
+    (
         "netns_create_bound_and_release",
         netns_create_bound_and_release,
     ),
@@ -152,6 +156,30 @@ fn small_helpers(_: &Ctx) -> TestResult {
     sysctl::set("net.ipv4.ip_forward", "1").map_err(e)?;
     let value = sysctl::get("net.ipv4.ip_forward").map_err(e)?;
     ensure(value == "1", || format!("ip_forward = {value:?}"))
+}
+
+/// A procfs of our own writes the sysctls of the calling thread's namespace (the host's /proc
+/// then reads the same value), and a key that does not exist is an error naming it.
+fn private_proc_sets_this_namespaces_sysctls(_: &Ctx) -> TestResult {
+    let p = sysctl::PrivateProc::new().ok_or("fsopen/fsmount of a procfs was refused")?;
+    ensure(
+        sysctl::get("net.ipv4.ip_forward").map_err(e)? == "0",
+        || "a fresh namespace forwards already".into(),
+    )?;
+    p.set("net.ipv4.ip_forward", "1").map_err(e)?;
+    p.set("net/ipv4/conf/lo/rp_filter", "2").map_err(e)?;
+    ensure(
+        sysctl::get("net.ipv4.ip_forward").map_err(e)? == "1",
+        || "ip_forward not set through the private procfs".into(),
+    )?;
+    ensure(
+        sysctl::get("net/ipv4/conf/lo/rp_filter").map_err(e)? == "2",
+        || "rp_filter of lo not set".into(),
+    )?;
+    let err = p.set("net.ipv4.no_such_key", "1").err().ok_or("no error")?;
+    ensure(err.to_string().contains("no_such_key"), || {
+        format!("error does not name the key: {err}")
+    })
 }
 
 fn netns_create_bound_and_release(ctx: &Ctx) -> TestResult {
