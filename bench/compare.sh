@@ -125,7 +125,7 @@ if [ "$build" = 1 ]; then (cd "$here" && cargo build --release --bins -q); fi
 missing() { local t; for t in "$@"; do [ -x "$t" ] || command -v "$t" >/dev/null || { echo "$t"; return; }; done; }
 for sys in $systems; do
   case "$sys" in
-    berth) m=$(missing "$here/target/release/berthd" "$here/target/release/berth") ;;
+    berth) m=$(missing "${CARGO_TARGET_DIR:-$here/target}/release/berthd" "${CARGO_TARGET_DIR:-$here/target}/release/berth") ;;
     docker) m=$(missing dockerd /usr/bin/docker containerd runc) ;;
     podman) m=$(missing podman /usr/lib/podman/netavark /usr/lib/podman/aardvark-dns conmon runc) ;;
     *) echo "unknown system $sys" >&2; exit 2 ;;
@@ -139,7 +139,7 @@ for sys in $systems; do
   [ "$interrupted" = 0 ] || break
   COMPARE_RES=$res COMPARE_WORK_PARENT=$tmp COMPARE_REPS=$reps COMPARE_CONTAINERS=$containers COMPARE_TAR=$tmp/busybox.tar \
     COMPARE_BERTH_CONTAINERS=$berth_containers COMPARE_ADDS=$adds COMPARE_PHASES=$phases \
-    BERTH_BIN=$here/target/release CGROUP_PARENT=/$cgroup_parent \
+    BERTH_BIN=${CARGO_TARGET_DIR:-$here/target}/release CGROUP_PARENT=/$cgroup_parent \
     timeout -k 10 1500 unshare --net --mount --pid --fork --propagation private --mount-proc \
     --kill-child -- "$here/bench/compare/inner.sh" "$sys" &
   child=$!
@@ -179,7 +179,7 @@ plot_in=()
 for s in berth docker podman; do
   if grep -q '^scale ' "$res/$s.txt" 2>/dev/null; then plot_in+=("$(tr a-z A-Z <<<"${s:0:1}")${s:1}=$res/$s.txt"); fi
 done
-if [ "${#plot_in[@]}" -gt 0 ] && "$here/target/release/berth-bench-plot" --out "$svg" \
+if [ "${#plot_in[@]}" -gt 0 ] && "${CARGO_TARGET_DIR:-$here/target}/release/berth-bench-plot" --out "$svg" \
   --title "run -d on one user network as containers accumulate ($(hostname -s), $(nproc) cores)" "${plot_in[@]}" >/dev/null; then
   export COMPARE_SVG=$svg
 else

@@ -47,7 +47,7 @@ fi
 mkdir -p "$(dirname "$out")"
 
 # The harness finds berthd, berth, berth-shim and berth-sandbox-init here.
-export BERTH_BIN_DIR="$here/target/release"
+export BERTH_BIN_DIR="${CARGO_TARGET_DIR:-$here/target}/release"
 exec timeout -k 10 900 unshare --net --mount --pid --fork --propagation private --mount-proc \
   --kill-child -- "$BERTH_BIN_DIR/berth-bench-overlay" --out "$out" --adds "$adds" \
   --seconds "$seconds" --reps "$reps"

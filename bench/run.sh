@@ -36,7 +36,7 @@ if [ -z "${BERTH_BENCH_INSIDE:-}" ]; then
 fi
 
 # ---- inside the sandbox from here on ----
-bin="$here/target/$BERTH_BENCH_PROFILE"
+bin="${CARGO_TARGET_DIR:-$here/target}/$BERTH_BENCH_PROFILE"
 work=$(mktemp -d /tmp/berth-bench.XXXXXX)
 mount -t tmpfs tmpfs "$work"
 mkdir -p "$work/data" "$work/exec"

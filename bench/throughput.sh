@@ -64,7 +64,7 @@ if [ -z "${BERTH_TPUT_BENCH_WORK:-}" ]; then
 fi
 
 # ---- inside the sandbox from here on ----
-bin="$here/target/$BERTH_BENCH_PROFILE"
+bin="${CARGO_TARGET_DIR:-$here/target}/$BERTH_BENCH_PROFILE"
 work=$BERTH_TPUT_BENCH_WORK
 mount -t tmpfs tmpfs "$work"
 mkdir -p "$work/data" "$work/exec"
