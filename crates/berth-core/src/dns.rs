@@ -75,7 +75,8 @@ pub enum Lookup {
     NotOurs,
 }
 
-/// An immutable table built from all records; swap a new one in to change records.
+/// The table of records. Built at once (`new`) or changed one record at a time (`insert`,
+/// `remove`), so that a container coming or going costs the same however many exist.
 #[derive(Debug, Default)]
 pub struct Snapshot {
     networks: HashMap<String, NetworkTable>,
@@ -85,34 +86,61 @@ pub struct Snapshot {
 
 #[derive(Debug, Default)]
 struct NetworkTable {
-    /// Lower-cased name → distinct addresses, in record order.
+    /// Lower-cased name → one address per record holding the name, in insertion order
+    /// (answers leave out repeats).
     names: HashMap<String, Vec<Ipv4Addr>>,
-    /// Address → `name.network` of the first record holding it.
-    reverse: HashMap<Ipv4Addr, String>,
+    /// Address → `name.network` of each record holding it; the first one answers.
+    reverse: HashMap<Ipv4Addr, Vec<String>>,
 }
 
 impl Snapshot {
     pub fn new(records: Vec<Record>) -> Self {
-        let mut networks: HashMap<String, NetworkTable> = HashMap::new();
+        let mut snapshot = Snapshot::default();
         for record in &records {
-            let table = networks.entry(record.network.clone()).or_default();
-            for key in names_of(record) {
-                let addresses = table.names.entry(key).or_default();
-                if !addresses.contains(&record.ipv4) {
-                    addresses.push(record.ipv4);
+            snapshot.insert(record);
+        }
+        snapshot
+    }
+
+    /// Adds one record (cost: its own names, not the table's size).
+    pub fn insert(&mut self, record: &Record) {
+        let table = self.networks.entry(record.network.clone()).or_default();
+        for key in names_of(record) {
+            table.names.entry(key).or_default().push(record.ipv4);
+        }
+        if let Some(target) = reverse_target(record) {
+            table.reverse.entry(record.ipv4).or_default().push(target);
+        }
+    }
+
+    /// Takes out a record given earlier to `insert` (or `new`); others holding the same names
+    /// or address keep them.
+    pub fn remove(&mut self, record: &Record) {
+        let Some(table) = self.networks.get_mut(&record.network) else {
+            return;
+        };
+        for key in names_of(record) {
+            if let Some(addresses) = table.names.get_mut(&key) {
+                if let Some(i) = addresses.iter().position(|a| *a == record.ipv4) {
+                    addresses.remove(i);
+                }
+                if addresses.is_empty() {
+                    table.names.remove(&key);
                 }
             }
-            let name = display_name(record);
-            if !name.is_empty() {
-                table
-                    .reverse
-                    .entry(record.ipv4)
-                    .or_insert_with(|| format!("{name}.{}", record.network));
+        }
+        if let Some(target) = reverse_target(record) {
+            if let Some(targets) = table.reverse.get_mut(&record.ipv4) {
+                if let Some(i) = targets.iter().position(|t| *t == target) {
+                    targets.remove(i);
+                }
+                if targets.is_empty() {
+                    table.reverse.remove(&record.ipv4);
+                }
             }
         }
-        Snapshot {
-            networks,
-            turn: AtomicUsize::new(0),
+        if table.names.is_empty() && table.reverse.is_empty() {
+            self.networks.remove(&record.network);
         }
     }
 
@@ -133,7 +161,7 @@ impl Snapshot {
             return self.answer(dedup(linked), qtype);
         }
         if let Some(found) = view.networks.iter().find_map(|n| self.names(n, &lower)) {
-            return self.answer(found.clone(), qtype);
+            return self.answer(dedup(found.clone()), qtype);
         }
         // `a.b.c`: try `a.b` on network `c`, then `a` on network `b.c` (both kinds of names
         // may contain dots), longest container name first as Docker does.
@@ -143,7 +171,7 @@ impl Snapshot {
                 continue;
             }
             if let Some(found) = self.names(network, &lower[..dot]) {
-                return self.answer(found.clone(), qtype);
+                return self.answer(dedup(found.clone()), qtype);
             }
         }
         Lookup::NotOurs
@@ -153,7 +181,7 @@ impl Snapshot {
     pub fn reverse(&self, view: &View, ip: Ipv4Addr) -> Option<String> {
         view.networks
             .iter()
-            .find_map(|n| self.networks.get(n)?.reverse.get(&ip))
+            .find_map(|n| self.networks.get(n)?.reverse.get(&ip)?.first())
             .cloned()
     }
 
@@ -211,6 +239,12 @@ fn names_of(record: &Record) -> Vec<String> {
         .filter(|n| !n.is_empty())
         .map(str::to_ascii_lowercase)
         .collect()
+}
+
+/// `name.network`, what a PTR query for the record's address answers (none without a name).
+fn reverse_target(record: &Record) -> Option<String> {
+    let name = display_name(record);
+    (!name.is_empty()).then(|| format!("{name}.{}", record.network))
 }
 
 fn display_name(record: &Record) -> &str {

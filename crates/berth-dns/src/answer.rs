@@ -1,7 +1,8 @@
 //! One query in, one decision out: answer it from the snapshot, forward it, or drop it.
 //! No sockets here, so the serving loops stay thin and this stays testable.
 
-use berth_core::dns::{ptr_address, Lookup, QType, Snapshot, View, TTL};
+use crate::ContainerDns;
+use berth_core::dns::{ptr_address, Lookup, QType, Snapshot, TTL};
 use hickory_proto::op::{Edns, Message, MessageType, Metadata, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::{A, PTR};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
@@ -33,8 +34,13 @@ pub(crate) enum Outcome {
     Drop,
 }
 
-/// Decides what to do with `packet` from a querier that sees `view`.
-pub(crate) fn handle(packet: &[u8], snapshot: &Snapshot, view: &View, via: Transport) -> Outcome {
+/// Decides what to do with `packet` from a querier configured as `cfg`.
+pub(crate) fn handle(
+    packet: &[u8],
+    snapshot: &Snapshot,
+    cfg: &ContainerDns,
+    via: Transport,
+) -> Outcome {
     if packet.len() < HEADER_LEN || packet[2] & 0x80 != 0 {
         // Answering responses could start a loop between two servers.
         return Outcome::Drop;
@@ -53,7 +59,7 @@ pub(crate) fn handle(packet: &[u8], snapshot: &Snapshot, view: &View, via: Trans
     if question.query_class() != DNSClass::IN {
         return Outcome::Forward { udp_limit };
     }
-    let answers = match local_answers(question, snapshot, view) {
+    let answers = match local_answers(question, snapshot, cfg) {
         Some(answers) => answers,
         None => return Outcome::Forward { udp_limit },
     };
@@ -68,11 +74,25 @@ pub(crate) fn handle(packet: &[u8], snapshot: &Snapshot, view: &View, via: Trans
     }
 }
 
-/// Our records for the question, or `None` when the name is not ours (forward it).
-fn local_answers(question: &Query, snapshot: &Snapshot, view: &View) -> Option<Vec<Record>> {
+/// Our records for the question, or `None` when it is to be forwarded.
+///
+/// As in Docker, only A, AAAA, MX, PTR and SRV are ours to answer: any other type (TXT, ANY,
+/// ...) is forwarded even for a container's name. A single-label A/AAAA name that is not
+/// ours gets an empty NOERROR when the querier's `ndots` is 1 or more (its resolver goes on
+/// to the search domains; forwarding a bare name would only leak it), and is forwarded
+/// otherwise.
+fn local_answers(question: &Query, snapshot: &Snapshot, cfg: &ContainerDns) -> Option<Vec<Record>> {
+    let view = &cfg.view;
     let name = question.name();
     let qname = name.to_ascii();
-    if question.query_type() == RecordType::PTR {
+    let qt = question.query_type();
+    if !matches!(
+        qt,
+        RecordType::A | RecordType::AAAA | RecordType::MX | RecordType::PTR | RecordType::SRV
+    ) {
+        return None;
+    }
+    if qt == RecordType::PTR {
         if let Some(ip) = ptr_address(&qname) {
             let target = snapshot.reverse(view, ip)?;
             // A container name that is not a valid DNS name cannot be answered: forward.
@@ -92,7 +112,11 @@ fn local_answers(question: &Query, snapshot: &Snapshot, view: &View) -> Option<V
                 .collect(),
         ),
         Lookup::NoData => Some(Vec::new()),
-        Lookup::NotOurs => None,
+        Lookup::NotOurs => {
+            let address_query = matches!(qt, RecordType::A | RecordType::AAAA);
+            let single_label = name.num_labels() == 1;
+            (address_query && single_label && cfg.ndots.is_some_and(|n| n >= 1)).then(Vec::new)
+        }
     }
 }
 

@@ -4,13 +4,15 @@
 //! per-server timeout; SERVFAIL, REFUSED, a socket error or a timeout moves on to the next
 //! server; any other answer, NXDOMAIN included, goes back to the client as it came.
 //!
-//! Non-loopback upstreams are queried from a socket opened inside the container's network
-//! namespace, so the container's routes, NAT and `--internal` apply exactly as to its own
-//! traffic. Loopback upstreams (a host stub resolver such as 127.0.0.53) are only reachable
-//! from the daemon's namespace; containers that cannot reach outside do not get them.
+//! Upstreams are queried from a socket opened inside the container's network namespace, so
+//! the container's routes, NAT and `--internal` apply exactly as to its own traffic, and a
+//! `--dns 127.0.0.1` is a server inside the container (as in Docker). The one exception is a
+//! loopback server from the host's resolv.conf (a host stub resolver such as 127.0.0.53),
+//! only reachable from the daemon's namespace; containers that cannot reach outside do not
+//! get those.
 
 use crate::answer::{servfail, HEADER_LEN};
-use crate::ContainerDns;
+use crate::{ContainerDns, UpstreamOrigin};
 use berth_sys::netns::NetNs;
 use std::io;
 use std::net::SocketAddr;
@@ -33,22 +35,23 @@ pub(crate) enum Via {
     Tcp,
 }
 
+/// One upstream server, and whether it is queried from the daemon's namespace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Server {
+    pub(crate) addr: SocketAddr,
+    pub(crate) from_daemon: bool,
+}
+
 /// Where and how one container's queries are forwarded.
 pub(crate) struct Upstreams {
-    servers: Vec<SocketAddr>,
+    servers: Vec<Server>,
     netns: Arc<NetNs>,
     timeout: Duration,
 }
 
 impl Upstreams {
     pub(crate) fn new(cfg: &ContainerDns, netns: Arc<NetNs>, timeout: Duration) -> Self {
-        let servers = cfg
-            .upstreams
-            .iter()
-            .take(MAX_UPSTREAMS)
-            .filter(|s| cfg.can_reach_outside || !s.ip().is_loopback())
-            .copied()
-            .collect();
+        let servers = servers(cfg);
         Upstreams {
             servers,
             netns,
@@ -57,11 +60,29 @@ impl Upstreams {
     }
 }
 
+/// The servers `cfg` is forwarded to, in order, each with the namespace it is queried from.
+pub(crate) fn servers(cfg: &ContainerDns) -> Vec<Server> {
+    cfg.upstreams
+        .iter()
+        .take(MAX_UPSTREAMS)
+        .map(|&addr| Server {
+            addr,
+            from_daemon: cfg.upstream_origin == UpstreamOrigin::HostResolvConf
+                && addr.ip().is_loopback(),
+        })
+        .filter(|s| cfg.can_reach_outside || !s.from_daemon)
+        .collect()
+}
+
 /// The reply for `query` (a parsed query at least a header long), with the client's ID.
 pub(crate) async fn forward(query: &[u8], upstreams: &Upstreams, via: Via) -> Vec<u8> {
     let client_id = [query[0], query[1]];
     let mut sockets = UdpSockets::default();
-    for &server in &upstreams.servers {
+    for &Server {
+        addr: server,
+        from_daemon,
+    } in &upstreams.servers
+    {
         let mut sent = query.to_vec();
         // A fresh random ID per attempt, on top of a fresh random source port, so an
         // off-path spoofer must guess both.
@@ -71,10 +92,10 @@ pub(crate) async fn forward(query: &[u8], upstreams: &Upstreams, via: Via) -> Ve
             match via {
                 Via::Udp { reply_limit } => {
                     sockets
-                        .exchange(server, &sent, reply_limit, upstreams)
+                        .exchange(server, from_daemon, &sent, reply_limit, upstreams)
                         .await
                 }
-                Via::Tcp => tcp_exchange(server, &sent, upstreams).await,
+                Via::Tcp => tcp_exchange(server, from_daemon, &sent, upstreams).await,
             }
         };
         let mut reply = match tokio::time::timeout(upstreams.timeout, exchange).await {
@@ -116,6 +137,7 @@ impl UdpSockets {
     async fn exchange(
         &mut self,
         server: SocketAddr,
+        from_daemon: bool,
         sent: &[u8],
         reply_limit: usize,
         upstreams: &Upstreams,
@@ -124,7 +146,7 @@ impl UdpSockets {
             SocketAddr::V4(_) => ([0, 0, 0, 0], 0).into(),
             SocketAddr::V6(_) => ([0u16; 8], 0).into(),
         };
-        let slot = if server.ip().is_loopback() {
+        let slot = if from_daemon {
             &mut self.ours
         } else {
             &mut self.container
@@ -137,7 +159,7 @@ impl UdpSockets {
         }
         let socket = match slot.take() {
             Some(socket) => socket,
-            None if server.ip().is_loopback() => UdpSocket::bind(bind).await?,
+            None if from_daemon => UdpSocket::bind(bind).await?,
             None => {
                 let std = in_netns(&upstreams.netns, move || {
                     let socket = std::net::UdpSocket::bind(bind)?;
@@ -172,6 +194,7 @@ impl UdpSockets {
 
 async fn tcp_exchange(
     server: SocketAddr,
+    from_daemon: bool,
     sent: &[u8],
     upstreams: &Upstreams,
 ) -> io::Result<Vec<u8>> {
@@ -183,7 +206,7 @@ async fn tcp_exchange(
             TcpSocket::new_v6()
         }
     };
-    let socket = if server.ip().is_loopback() {
+    let socket = if from_daemon {
         new_socket()?
     } else {
         in_netns(&upstreams.netns, new_socket).await?
@@ -215,4 +238,69 @@ async fn in_netns<T: Send + 'static>(
         .await
         .map_err(io::Error::other)?
         .map_err(io::Error::other)?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(upstreams: &[&str], origin: UpstreamOrigin, outside: bool) -> ContainerDns {
+        ContainerDns {
+            upstreams: upstreams.iter().map(|s| s.parse().unwrap()).collect(),
+            can_reach_outside: outside,
+            upstream_origin: origin,
+            ..ContainerDns::default()
+        }
+    }
+
+    fn picked(c: &ContainerDns) -> Vec<(String, bool)> {
+        servers(c)
+            .into_iter()
+            .map(|s| (s.addr.to_string(), s.from_daemon))
+            .collect()
+    }
+
+    #[test]
+    fn only_loopback_servers_of_the_host_are_asked_from_the_daemon() {
+        let ups = [
+            "127.0.0.1:53",
+            "192.0.2.1:53",
+            "127.0.0.53:53",
+            "192.0.2.2:53",
+        ];
+        // `--dns`: all from the container's namespace, loopback included; at most three.
+        assert_eq!(
+            picked(&cfg(&ups, UpstreamOrigin::Configured, true)),
+            [
+                ("127.0.0.1:53".into(), false),
+                ("192.0.2.1:53".into(), false),
+                ("127.0.0.53:53".into(), false)
+            ]
+        );
+        assert_eq!(
+            picked(&cfg(&ups, UpstreamOrigin::HostResolvConf, true)),
+            [
+                ("127.0.0.1:53".into(), true),
+                ("192.0.2.1:53".into(), false),
+                ("127.0.0.53:53".into(), true)
+            ]
+        );
+    }
+
+    #[test]
+    fn internal_containers_skip_only_the_daemon_namespace_servers() {
+        let ups = ["127.0.0.1:53", "192.0.2.1:53"];
+        assert_eq!(
+            picked(&cfg(&ups, UpstreamOrigin::HostResolvConf, false)),
+            [("192.0.2.1:53".into(), false)]
+        );
+        // A server the user put inside the container stays reachable.
+        assert_eq!(
+            picked(&cfg(&ups, UpstreamOrigin::Configured, false)),
+            [
+                ("127.0.0.1:53".into(), false),
+                ("192.0.2.1:53".into(), false)
+            ]
+        );
+    }
 }

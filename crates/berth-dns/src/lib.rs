@@ -11,7 +11,7 @@
 //! ```ignore
 //! let dns = DnsService::new();                 // inside the daemon's (multi-thread) runtime
 //! dns.set_records(all_records);                // whenever any endpoint changes
-//! dns.attach(&id, &netns_path, ContainerDns { view, upstreams, can_reach_outside })?;
+//! dns.attach(&id, &netns_path, ContainerDns { view, upstreams, .. })?;
 //! dns.update(&id, new_cfg);                    // connect, disconnect, rename
 //! dns.detach(&id);                             // container stops
 //! ```
@@ -20,10 +20,13 @@
 //! - `attach` needs `lo` up in the namespace (127.0.0.11 lives on it). It is idempotent:
 //!   attaching again with the same namespace only replaces the configuration.
 //! - `upstreams`: the container's `--dns`, else the daemon's, else the host's resolv.conf
-//!   servers (port 53 unless stated). At most the first three are used, in order.
-//! - `can_reach_outside == false` (only internal networks): loopback upstreams, which would be
-//!   queried from the daemon's namespace, are skipped; other upstreams are queried from inside
-//!   the container's namespace, where they fail like the container's own traffic would.
+//!   servers (port 53 unless stated), and `upstream_origin` says which. At most the first
+//!   three are used, in order.
+//! - Only loopback servers from the host's resolv.conf are queried from the daemon's
+//!   namespace; every other server (`--dns 127.0.0.1` included) from inside the container's,
+//!   where it fails like the container's own traffic would.
+//! - `can_reach_outside == false` (only internal networks): the daemon-namespace servers are
+//!   skipped.
 //!
 //! Isolation: each container has its own UDP and TCP serving tasks with bounded buffers, a cap
 //! on forwarded queries in flight and on TCP connections, and timeouts on every TCP read, so a
@@ -51,6 +54,28 @@ pub struct ContainerDns {
     pub view: View,
     pub upstreams: Vec<SocketAddr>,
     pub can_reach_outside: bool,
+    /// Where `upstreams` came from (they all come from one place: the container's `--dns`,
+    /// else the daemon's, else the host's resolv.conf). It decides the namespace a loopback
+    /// server is queried from.
+    pub upstream_origin: UpstreamOrigin,
+    /// The `ndots` of the container's resolver options in effect, when they set a valid one
+    /// (not the `ndots:0` Berth adds when they set none). With 1 or more, a single-label
+    /// A/AAAA name that is not ours gets an empty NOERROR instead of being forwarded, as in
+    /// Docker: the client then goes on to its search domains.
+    pub ndots: Option<u32>,
+}
+
+/// Where a container's upstream servers were configured.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum UpstreamOrigin {
+    /// `--dns` of the container or of the daemon: every server, loopback ones included, is
+    /// queried from the container's namespace (Docker's rule: `--dns 127.0.0.1` means a
+    /// server inside the container).
+    #[default]
+    Configured,
+    /// The host's resolv.conf: a loopback server there (a host stub resolver such as
+    /// 127.0.0.53) is queried from the daemon's namespace; others from the container's.
+    HostResolvConf,
 }
 
 /// Tunables; [`DnsOptions::default`] is what [`DnsService::new`] uses.

@@ -8,15 +8,50 @@ use std::collections::HashMap;
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
 /// What every serving task shares.
 pub(crate) struct Shared {
-    pub(crate) snapshot: ArcSwap<Snapshot>,
+    /// Changed in place, a record at a time; queries hold the read lock while they answer a
+    /// batch (microseconds), updates the write lock while they change one owner's records.
+    pub(crate) records: RwLock<Records>,
     pub(crate) options: DnsOptions,
+}
+
+/// The table and, per owner (a container, or the overlay's remote endpoints), the records it
+/// holds there: what to take out when the owner's records change.
+#[derive(Default)]
+pub(crate) struct Records {
+    pub(crate) snapshot: Snapshot,
+    by_owner: HashMap<String, Vec<Record>>,
+}
+
+impl Records {
+    fn replace(&mut self, owner: &str, records: Vec<Record>) {
+        for old in self.by_owner.remove(owner).unwrap_or_default() {
+            self.snapshot.remove(&old);
+        }
+        for new in &records {
+            self.snapshot.insert(new);
+        }
+        if !records.is_empty() {
+            self.by_owner.insert(owner.to_string(), records);
+        }
+    }
+}
+
+impl Shared {
+    /// The table, for answering (a poisoned lock still holds a usable table).
+    pub(crate) fn read(&self) -> RwLockReadGuard<'_, Records> {
+        self.records.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Records> {
+        self.records.write().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// One served container, as its serving tasks see it.
@@ -65,7 +100,7 @@ impl DnsService {
     pub fn with_options(runtime: Handle, options: DnsOptions) -> Arc<Self> {
         Arc::new(DnsService {
             shared: Arc::new(Shared {
-                snapshot: ArcSwap::from_pointee(Snapshot::default()),
+                records: RwLock::new(Records::default()),
                 options,
             }),
             runtime,
@@ -73,9 +108,23 @@ impl DnsService {
         })
     }
 
-    /// Replaces all records at once (builds a snapshot, swaps it in).
+    /// Replaces all records at once; each record's owner is its container.
     pub fn set_records(&self, records: Vec<Record>) {
-        self.shared.snapshot.store(Arc::new(Snapshot::new(records)));
+        let mut by_owner: HashMap<String, Vec<Record>> = HashMap::new();
+        for r in records {
+            by_owner.entry(r.container_id.clone()).or_default().push(r);
+        }
+        let mut table = self.shared.write();
+        *table = Records::default();
+        for (owner, records) in by_owner {
+            table.replace(&owner, records);
+        }
+    }
+
+    /// Replaces the records of one owner (a container ID, or any key the caller uses for a
+    /// group of records): the cost is that owner's records, not the table's size.
+    pub fn set_records_of(&self, owner: &str, records: Vec<Record>) {
+        self.shared.write().replace(owner, records);
     }
 
     /// Starts serving `container_id` at 127.0.0.11:53 inside the namespace bound at `netns`.

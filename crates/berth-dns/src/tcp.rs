@@ -65,9 +65,9 @@ async fn connection(mut stream: TcpStream, served: Arc<Served>) {
 
 async fn reply_to(packet: &[u8], served: &Served) -> Option<Vec<u8>> {
     let outcome = {
-        let snapshot = served.shared.snapshot.load();
+        let records = served.shared.read();
         let config = served.config.load();
-        answer::handle(packet, &snapshot, &config.view, Transport::Tcp)
+        answer::handle(packet, &records.snapshot, &config, Transport::Tcp)
     };
     match outcome {
         Outcome::Reply(reply) => Some(reply),

@@ -44,11 +44,11 @@ pub(crate) async fn serve(socket: UdpSocket, served: Arc<Served>) {
                     break;
                 }
             };
-            let snapshot = served.shared.snapshot.load();
+            let records = served.shared.read();
             let config = served.config.load();
             for i in 0..n {
                 let (packet, peer) = batch.get(i);
-                match answer::handle(packet, &snapshot, &config.view, Transport::Udp) {
+                match answer::handle(packet, &records.snapshot, &config, Transport::Udp) {
                     Outcome::Reply(reply) => replies.push((reply, peer)),
                     Outcome::Drop => {}
                     Outcome::Forward { udp_limit } => {
@@ -61,6 +61,8 @@ pub(crate) async fn serve(socket: UdpSocket, served: Arc<Served>) {
                     }
                 }
             }
+            // Replies go out without holding the table.
+            drop(records);
             // A client that went away is its own problem.
             crate::mmsg::send_all(fd, &replies);
             replies.clear();

@@ -147,6 +147,34 @@ impl Netlink {
         }
     }
 
+    /// Makes the IPv4 default route go via `gateway` on the link named `ifname`, replacing
+    /// any default route there was; with `None`, removes it. Both pipelined in one exchange.
+    pub fn set_default_route_v4(&mut self, via: Option<(Ipv4Addr, &str)>) -> Result<()> {
+        let op = match via {
+            Some((gw, name)) => format!("set the default route via {gw} dev {name}"),
+            None => "remove the default route".to_string(),
+        };
+        let index = match via {
+            Some((_, name)) => Some(
+                self.link_by_name(name)?
+                    .map(|l| l.index)
+                    .ok_or_else(|| netlink_err(&op, format!("link {name} does not exist")))?,
+            ),
+            None => None,
+        };
+        let mut requests = vec![msg::del_default_route_v4()];
+        if let (Some((gw, _)), Some(index)) = (via, index) {
+            requests.push(msg::new_default_route_v4(gw, index));
+        }
+        let mut outcomes = self.exchange(&op, requests)?.into_iter();
+        match outcomes.next() {
+            // No default route to remove is fine.
+            Some(Err(e)) if e.errno != Errno::ESRCH => return Err(netlink_err(&op, e)),
+            _ => {}
+        }
+        check_all(&op, outcomes.collect(), None).map(|_| ())
+    }
+
     /// One request: a veth pair whose host end `host_name` is enslaved to `bridge_index` and up,
     /// and whose peer is created directly inside `peer_ns` as `peer.name` with `peer.mac` and
     /// `peer.mtu` (never moved: moving costs ~20 ms of RCU waits). Then, in `peer_ns`, pipelined:

@@ -216,6 +216,15 @@ pub struct NetConnect {
     /// Add network-scoped alias for the container
     #[arg(long)]
     pub alias: Vec<String>,
+    /// Add link to another container (name[:alias])
+    #[arg(long)]
+    pub link: Vec<String>,
+    /// Driver options for the network (e.g. com.docker.network.endpoint.ifname=NAME)
+    #[arg(long)]
+    pub driver_opt: Vec<String>,
+    /// Default gateway priority: the endpoint with the highest one carries the default route
+    #[arg(long, allow_negative_numbers = true)]
+    pub gw_priority: Option<i64>,
     pub network: String,
     pub container: String,
 }
@@ -249,9 +258,15 @@ pub struct RunArgs {
     /// IPv4 address on that network
     #[arg(long)]
     pub ip: Option<String>,
+    /// Container MAC address (e.g. 92:d0:c6:0a:29:33)
+    #[arg(long)]
+    pub mac_address: Option<String>,
     /// Container host name
     #[arg(short = 'h', long)]
     pub hostname: Option<String>,
+    /// Container NIS domain name
+    #[arg(long)]
+    pub domainname: Option<String>,
     /// Set environment variables (K=V)
     #[arg(short, long)]
     pub env: Vec<String>,

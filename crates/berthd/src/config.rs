@@ -33,6 +33,18 @@ pub struct DaemonConfig {
     /// DNS servers containers' names are forwarded to (default: the host's resolv.conf).
     #[arg(long = "dns")]
     pub dns: Vec<String>,
+    /// Default search domains of containers' resolv.conf (dockerd's `--dns-search`), for
+    /// containers created without `--dns-search`; `.` for none (default: the host's).
+    #[arg(long = "dns-search")]
+    pub dns_search: Vec<String>,
+    /// Default resolver options of containers' resolv.conf (dockerd's `--dns-opt`), for
+    /// containers created without `--dns-option` (default: the host's).
+    #[arg(long = "dns-opt")]
+    pub dns_opt: Vec<String>,
+    /// The address `host-gateway` in `--add-host` maps to, repeatable (dockerd's
+    /// `--host-gateway-ip`; default: the default bridge's gateway).
+    #[arg(long = "host-gateway-ip")]
+    pub host_gateway_ip: Vec<std::net::IpAddr>,
     /// The cluster store for overlay networks, e.g. `etcd://192.0.2.10:2379[,...]`.
     #[arg(long)]
     pub cluster_store: Option<String>,
@@ -113,5 +125,37 @@ mod tests {
             assert!(e.contains("invalid default MTU"), "{bad}: {e}");
         }
         assert_eq!(DaemonConfig::try_parse_from(["berthd"]).unwrap().mtu, 1500);
+    }
+
+    #[test]
+    fn dns_defaults_and_host_gateway_parse_and_repeat() {
+        let c = DaemonConfig::try_parse_from([
+            "berthd",
+            "--dns-search",
+            "a.test",
+            "--dns-search",
+            "b.test",
+            "--dns-opt",
+            "ndots:2",
+            "--host-gateway-ip",
+            "192.0.2.1",
+            "--host-gateway-ip",
+            "2001:db8::1",
+        ])
+        .unwrap();
+        assert_eq!(c.dns_search, ["a.test", "b.test"]);
+        assert_eq!(c.dns_opt, ["ndots:2"]);
+        assert_eq!(
+            c.host_gateway_ip,
+            [
+                "192.0.2.1".parse::<std::net::IpAddr>().unwrap(),
+                "2001:db8::1".parse().unwrap()
+            ]
+        );
+        let e = DaemonConfig::try_parse_from(["berthd", "--host-gateway-ip", "gw"]).unwrap_err();
+        assert!(e.to_string().contains("host-gateway-ip"), "{e}");
+        let none = DaemonConfig::try_parse_from(["berthd"]).unwrap();
+        assert!(none.dns_search.is_empty() && none.dns_opt.is_empty());
+        assert!(none.host_gateway_ip.is_empty());
     }
 }

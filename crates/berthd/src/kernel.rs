@@ -50,6 +50,9 @@ pub trait NetOps: Send + Sync {
     fn peers(&self, vxlan: &str) -> Result<Vec<(Ipv4Addr, [u8; 6], Ipv4Addr)>>;
     /// The MTU of the interface that holds `addr`, or None if no interface has it.
     fn mtu_of_address(&self, addr: Ipv4Addr) -> Result<Option<u32>>;
+    /// Inside the sandbox: the IPv4 default route via `gateway` on `ifname`, replacing the one
+    /// there was (None: no default route). For a change of gateway endpoint while it runs.
+    fn set_default_route(&self, sandbox: &Path, via: Option<(Ipv4Addr, &str)>) -> Result<()>;
     /// A veth from `bridge` into the sandbox, configured as `ifc`.
     fn attach(
         &self,
@@ -235,6 +238,13 @@ impl NetOps for KernelNet {
         Ok(None)
     }
 
+    fn set_default_route(&self, sandbox: &Path, via: Option<(Ipv4Addr, &str)>) -> Result<()> {
+        let ns = NetNs::open(sandbox)?;
+        let mut nl = Netlink::in_netns(&ns)?;
+        nl.set_default_route_v4(via)?;
+        Ok(())
+    }
+
     fn attach(
         &self,
         bridge: &str,
@@ -381,6 +391,9 @@ pub mod fake {
     use super::*;
     use std::collections::BTreeSet;
 
+    /// A default route: (gateway, interface).
+    pub type Via = (Ipv4Addr, String);
+
     #[derive(Default)]
     pub struct FakeNet {
         pub bridges: Mutex<BTreeSet<String>>,
@@ -389,6 +402,8 @@ pub mod fake {
         pub routes: Mutex<Vec<Ipv4Net>>,
         /// When set, `attach` fails with this message.
         pub fail_attach: Mutex<Option<String>>,
+        /// `set_default_route` calls: (sandbox, gateway and interface).
+        pub default_routes: Mutex<Vec<(String, Option<Via>)>>,
     }
 
     impl NetOps for FakeNet {
@@ -438,6 +453,13 @@ pub mod fake {
         }
         fn peers(&self, _v: &str) -> Result<Vec<(Ipv4Addr, [u8; 6], Ipv4Addr)>> {
             Ok(Vec::new())
+        }
+        fn set_default_route(&self, sandbox: &Path, via: Option<(Ipv4Addr, &str)>) -> Result<()> {
+            self.default_routes.lock().unwrap().push((
+                sandbox.display().to_string(),
+                via.map(|(g, n)| (g, n.to_string())),
+            ));
+            Ok(())
         }
         fn attach(&self, _b: &str, host: &str, sandbox: &Path, _i: &ContainerIf) -> Result<()> {
             if let Some(m) = self.fail_attach.lock().unwrap().clone() {

@@ -134,6 +134,84 @@ pub struct Network {
 pub struct EndpointRequest {
     pub ipv4: Option<Ipv4Addr>,
     pub aliases: Vec<String>,
+    /// The interface name inside the container (`com.docker.network.endpoint.ifname`); checked
+    /// when the endpoint is created (start or connect), as Docker does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ifname: Option<String>,
+    /// The interface's MAC address (`MacAddress`), validated and in lower case.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
+    /// `GwPriority`: the endpoint with the highest one carries the default route.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub gw_priority: i64,
+    /// Links scoped to this network (`EndpointSettings.Links`, `name[:alias]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<String>,
+    /// `DriverOpts` as given (shown by inspect).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub driver_opts: BTreeMap<String, String>,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
+}
+
+/// One parsed `--link`: the target's name and the alias it is known by.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Link {
+    pub target: String,
+    pub alias: String,
+}
+
+/// `db`, `db:alias`, or the daemon's own form `/db:/web/alias`.
+pub fn parse_link(s: &str) -> crate::error::Result<Link> {
+    let (name, alias) = s.split_once(':').unwrap_or((s, s));
+    let target = name.trim_start_matches('/').to_string();
+    let alias = alias.rsplit('/').next().unwrap_or(alias).to_string();
+    if target.is_empty() || alias.is_empty() {
+        return Err(crate::error::EngineError::Invalid(format!(
+            "invalid link {s:?}: expected name or name:alias"
+        )));
+    }
+    Ok(Link { target, alias })
+}
+
+/// The endpoint driver option that names the container's interface.
+pub const OPT_IFNAME: &str = "com.docker.network.endpoint.ifname";
+
+/// A MAC address as Docker accepts it (`net.ParseMAC` for 6 bytes: `aa:bb:cc:dd:ee:ff`,
+/// `aa-bb-...` or `aabb.ccdd.eeff`). A multicast address is refused: no interface can have one.
+pub fn parse_mac(s: &str) -> std::result::Result<[u8; 6], String> {
+    let bad =
+        || format!("invalid MAC address {s:?}: expected six hex bytes, e.g. 02:42:ac:11:00:02");
+    let hex: String = if s.contains('.') {
+        let groups: Vec<&str> = s.split('.').collect();
+        if groups.len() != 3 || groups.iter().any(|g| g.len() != 4) {
+            return Err(bad());
+        }
+        groups.concat()
+    } else {
+        let sep = if s.contains('-') { '-' } else { ':' };
+        let parts: Vec<&str> = s.split(sep).collect();
+        if parts.len() != 6 || parts.iter().any(|p| p.len() != 2) {
+            return Err(bad());
+        }
+        parts.concat()
+    };
+    let mut mac = [0u8; 6];
+    for (i, b) in mac.iter_mut().enumerate() {
+        *b = hex
+            .get(2 * i..2 * i + 2)
+            .and_then(|h| u8::from_str_radix(h, 16).ok())
+            .ok_or_else(bad)?;
+    }
+    if mac[0] & 1 == 1 {
+        return Err(format!(
+            "invalid MAC address {s:?}: it is a multicast address (the low bit of the first \
+             byte is set); use a unicast one, e.g. 02:42:ac:11:00:02"
+        ));
+    }
+    Ok(mac)
 }
 
 /// A container's live attachment to a network (exists while it runs).
@@ -141,7 +219,7 @@ pub struct EndpointRequest {
 pub struct Endpoint {
     pub id: ObjectId,
     pub network: ObjectId,
-    /// Inside the container: `eth0`, `eth1`, ...
+    /// Inside the container: `eth0`, `eth1`, ... or the name the request gave.
     pub ifname: String,
     /// Host end of the veth.
     pub host_ifname: String,
@@ -149,8 +227,9 @@ pub struct Endpoint {
     pub prefix_len: u8,
     pub gateway: Ipv4Addr,
     pub mac: String,
-    /// Whether the container's default route goes through this endpoint: the first endpoint
-    /// on a network that is not internal (internal networks never get one).
+    /// Whether the container's default route goes through this endpoint: the one Docker's
+    /// order puts first (highest `GwPriority`, then the network's name) among endpoints on
+    /// networks that are not internal (internal networks never get one).
     #[serde(default)]
     pub default_route: bool,
 }
@@ -167,6 +246,9 @@ pub struct ContainerConfig {
     pub env: Vec<String>,
     pub working_dir: String,
     pub hostname: String,
+    /// `--domainname`: the container's own /etc/hosts lines give `hostname.domainname`.
+    #[serde(default)]
+    pub domainname: String,
     pub labels: BTreeMap<String, String>,
     pub exposed_ports: Vec<String>,
 }
@@ -299,4 +381,30 @@ impl From<&berth_core::ports::PortMapping> for Published {
 
 pub fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_mac;
+
+    #[test]
+    fn mac_addresses_parse_in_docker_forms() {
+        let want = [0x02, 0x42, 0xac, 0x11, 0x00, 0x0a];
+        assert_eq!(parse_mac("02:42:ac:11:00:0a").unwrap(), want);
+        assert_eq!(parse_mac("02:42:AC:11:00:0A").unwrap(), want);
+        assert_eq!(parse_mac("02-42-ac-11-00-0a").unwrap(), want);
+        assert_eq!(parse_mac("0242.ac11.000a").unwrap(), want);
+        for bad in [
+            "",
+            "02:42:ac:11:00",
+            "02:42:ac:11:00:0g",
+            "2:42:ac:11:00:0a",
+            "02:42:ac:11:00:0a:0b",
+            "nope",
+        ] {
+            assert!(parse_mac(bad).is_err(), "{bad:?} accepted");
+        }
+        let multicast = parse_mac("01:00:5e:00:00:01").unwrap_err();
+        assert!(multicast.contains("multicast"), "{multicast}");
+    }
 }

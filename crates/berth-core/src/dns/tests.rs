@@ -374,6 +374,43 @@ proptest! {
         }
     }
 
+    /// Inserting records one by one and removing some answers exactly like a table built
+    /// from the ones that are left (names, addresses, and which name a PTR gives).
+    #[test]
+    fn insert_and_remove_match_a_rebuilt_table(
+        records in proptest::collection::vec(record_strategy(), 0..12),
+        gone in proptest::collection::vec(any::<bool>(), 12),
+        v in view_strategy(),
+        q in query_strategy(),
+    ) {
+        let mut s = Snapshot::default();
+        for r in &records {
+            s.insert(r);
+        }
+        let mut kept = Vec::new();
+        for (r, gone) in records.iter().zip(&gone) {
+            if *gone { s.remove(r) } else { kept.push(r.clone()) }
+        }
+        let rebuilt = Snapshot::new(kept.clone());
+        let set = |l: Lookup| match l {
+            Lookup::Found(ips) => Some(ips.into_iter().collect::<BTreeSet<_>>()),
+            Lookup::NoData => Some(BTreeSet::new()),
+            Lookup::NotOurs => None,
+        };
+        prop_assert_eq!(set(s.lookup(&v, &q, QType::A)), set(rebuilt.lookup(&v, &q, QType::A)));
+        for r in &records {
+            let (a, b) = (s.reverse(&v, r.ipv4), rebuilt.reverse(&v, r.ipv4));
+            prop_assert_eq!(a.is_some(), b.is_some(), "PTR of {}", r.ipv4);
+            if let Some(target) = a {
+                let (name, net) = target.split_once('.').unwrap();
+                prop_assert!(kept.iter().any(|x| x.ipv4 == r.ipv4 && x.name == name && x.network == net));
+            }
+        }
+        if kept.is_empty() {
+            prop_assert!(s.networks.is_empty(), "emptied table keeps {:?}", s.networks.keys());
+        }
+    }
+
     #[test]
     fn rotation_visits_every_address(count in 2..8u8) {
         let records = (1..=count).map(|i| Record {

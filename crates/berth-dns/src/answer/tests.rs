@@ -24,10 +24,13 @@ fn snapshot(extra_with_alias: u8) -> Snapshot {
     Snapshot::new(records)
 }
 
-fn view() -> View {
-    View {
-        networks: vec!["app".into()],
-        links: vec![],
+fn view() -> ContainerDns {
+    ContainerDns {
+        view: berth_core::dns::View {
+            networks: vec!["app".into()],
+            links: vec![],
+        },
+        ..ContainerDns::default()
     }
 }
 
@@ -75,16 +78,67 @@ fn a_records_answer_with_ttl_600_and_the_asked_case() {
 }
 
 #[test]
-fn other_types_of_our_names_are_empty_noerror() {
-    for t in [
-        RecordType::AAAA,
-        RecordType::MX,
-        RecordType::TXT,
-        RecordType::SRV,
-    ] {
+fn aaaa_mx_and_srv_of_our_names_are_empty_noerror() {
+    for t in [RecordType::AAAA, RecordType::MX, RecordType::SRV] {
         let m = reply(&query("web-host.", t, None), Transport::Udp);
         assert_eq!(m.metadata.response_code, ResponseCode::NoError, "{t}");
         assert!(m.answers.is_empty(), "{t}");
+    }
+}
+
+#[test]
+fn other_types_of_our_names_are_forwarded_as_docker_does() {
+    for t in [
+        RecordType::TXT,
+        RecordType::ANY,
+        RecordType::CNAME,
+        RecordType::NS,
+    ] {
+        let outcome = handle(
+            &query("web.", t, None),
+            &snapshot(0),
+            &view(),
+            Transport::Udp,
+        );
+        assert!(
+            matches!(outcome, Outcome::Forward { .. }),
+            "{t}: {outcome:?}"
+        );
+    }
+}
+
+#[test]
+fn single_label_names_not_ours_are_kept_only_with_ndots_of_1_or_more() {
+    let s = snapshot(0);
+    let outcome = |ndots, name: &str, t| {
+        let mut cfg = view();
+        cfg.ndots = ndots;
+        handle(&query(name, t, None), &s, &cfg, Transport::Udp)
+    };
+    for ndots in [None, Some(0)] {
+        for t in [RecordType::A, RecordType::AAAA] {
+            let o = outcome(ndots, "db.", t);
+            assert!(matches!(o, Outcome::Forward { .. }), "{ndots:?} {t}: {o:?}");
+        }
+    }
+    for ndots in [Some(1), Some(5)] {
+        for t in [RecordType::A, RecordType::AAAA] {
+            let Outcome::Reply(bytes) = outcome(ndots, "db.", t) else {
+                panic!("{ndots:?} {t}: not answered");
+            };
+            let m = Message::from_vec(&bytes).unwrap();
+            assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+            assert!(m.answers.is_empty());
+        }
+        // Names with a dot, and other types, are still forwarded; ours still answer.
+        let o = outcome(ndots, "db.example.", RecordType::A);
+        assert!(matches!(o, Outcome::Forward { .. }), "{o:?}");
+        let o = outcome(ndots, "db.", RecordType::TXT);
+        assert!(matches!(o, Outcome::Forward { .. }), "{o:?}");
+        let Outcome::Reply(bytes) = outcome(ndots, "web.", RecordType::A) else {
+            panic!("web not answered");
+        };
+        assert_eq!(addresses(&Message::from_vec(&bytes).unwrap()).len(), 1);
     }
 }
 
@@ -115,10 +169,8 @@ fn names_not_ours_are_forwarded() {
         );
     }
     // Another querier's networks: not ours either.
-    let elsewhere = View {
-        networks: vec!["other".into()],
-        links: vec![],
-    };
+    let mut elsewhere = view();
+    elsewhere.view.networks = vec!["other".into()];
     let outcome = handle(
         &query("web.", RecordType::A, None),
         &s,

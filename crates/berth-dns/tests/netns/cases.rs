@@ -371,6 +371,7 @@ fn flood_from_one_container_spares_another(ctx: &Ctx) -> TestResult {
         Behaviour::Silent,
     );
     loud_cfg.upstreams = vec!["127.0.0.1:5302".parse().map_err(e)?];
+    loud_cfg.upstream_origin = berth_dns::UpstreamOrigin::HostResolvConf;
     dns.attach("loud", loud.path(), loud_cfg).map_err(e)?;
     dns.attach("quiet", quiet.path(), cfg(&["app"]))
         .map_err(e)?;

@@ -4,7 +4,7 @@
 use crate::client::{addresses, query_bytes, tcp_connect, tcp_exchange, Client};
 use crate::support::{cfg, e, ensure, Ctx, Ns, TestFn, TestResult};
 use crate::upstream::{Behaviour, Upstream, EXAMPLE_ADDR};
-use berth_dns::ContainerDns;
+use berth_dns::{ContainerDns, UpstreamOrigin};
 use berth_sys::netlink::{ContainerIf, Netlink};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
@@ -32,6 +32,10 @@ pub const ALL: &[(&str, TestFn)] = &[
     (
         "upstreams_are_reached_from_the_container_only",
         upstreams_are_reached_from_the_container_only,
+    ),
+    (
+        "configured_loopback_upstreams_are_asked_inside_the_container",
+        configured_loopback_upstreams_are_asked_inside_the_container,
     ),
 ];
 
@@ -204,6 +208,7 @@ fn loopback_upstreams_only_when_reaching_outside(ctx: &Ctx) -> TestResult {
     let dns = ctx.service();
     let mut config = ContainerDns {
         upstreams: upstreams(&["127.0.0.1:5300"])?,
+        upstream_origin: UpstreamOrigin::HostResolvConf,
         ..cfg(&["app"])
     };
     dns.attach("c", c.path(), config.clone()).map_err(e)?;
@@ -267,4 +272,63 @@ fn upstreams_are_reached_from_the_container_only(ctx: &Ctx) -> TestResult {
     ensure(daemon_side.queries().is_empty(), || {
         "forwarded from the daemon's namespace".into()
     })
+}
+
+/// `--dns 127.0.0.1` names a server in the container's own namespace (Docker's rule); only a
+/// loopback server from the host's resolv.conf is asked from the daemon's.
+fn configured_loopback_upstreams_are_asked_inside_the_container(ctx: &Ctx) -> TestResult {
+    let daemon_side = Upstream::start(
+        UdpSocket::bind("127.0.0.1:5303").map_err(e)?,
+        None,
+        Behaviour::ServFail,
+    );
+    let c = ctx.netns("c")?;
+    let inside = upstream_in(&c, "127.0.0.1:5303", Behaviour::Answer, false)?;
+    let dns = ctx.service();
+    let mut config = ContainerDns {
+        upstreams: upstreams(&["127.0.0.1:5303"])?,
+        upstream_origin: UpstreamOrigin::Configured,
+        ..cfg(&["app"])
+    };
+    dns.attach("c", c.path(), config.clone()).map_err(e)?;
+    let client = Client::new(&c)?;
+    let m = client.query("example.com", RecordType::A)?;
+    ensure(addresses(&m) == [EXAMPLE_ADDR], || {
+        format!("--dns 127.0.0.1: {m:?}")
+    })?;
+    ensure(
+        inside.queries().len() == 1 && daemon_side.queries().is_empty(),
+        || {
+            format!(
+                "inside saw {:?}, daemon side saw {:?}",
+                inside.queries(),
+                daemon_side.queries()
+            )
+        },
+    )?;
+    // Still from inside for a container on internal networks only: it can reach its own lo.
+    config.can_reach_outside = false;
+    dns.update("c", config.clone());
+    let m = client.query("example.com", RecordType::A)?;
+    ensure(addresses(&m) == [EXAMPLE_ADDR], || {
+        format!("internal, --dns 127.0.0.1: {m:?}")
+    })?;
+    // The same address from the host's resolv.conf: the daemon's namespace.
+    config.can_reach_outside = true;
+    config.upstream_origin = UpstreamOrigin::HostResolvConf;
+    dns.update("c", config);
+    let m = client.query("example.com", RecordType::A)?;
+    ensure(m.metadata.response_code == ResponseCode::ServFail, || {
+        format!("host resolv.conf 127.0.0.1: {m:?}")
+    })?;
+    ensure(
+        inside.queries().len() == 2 && daemon_side.queries().len() == 1,
+        || {
+            format!(
+                "inside saw {:?}, daemon side saw {:?}",
+                inside.queries(),
+                daemon_side.queries()
+            )
+        },
+    )
 }

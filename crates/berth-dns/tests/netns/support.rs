@@ -80,6 +80,7 @@ pub fn cfg(networks: &[&str]) -> ContainerDns {
         view: view(networks),
         upstreams: vec![],
         can_reach_outside: true,
+        ..ContainerDns::default()
     }
 }
 

@@ -190,6 +190,15 @@ pub(crate) fn new_default_route_v4(gateway: Ipv4Addr, oif: u32) -> Request {
     (RouteNetlinkMessage::NewRoute(m), CREATE_EXCL)
 }
 
+/// Deletes the main table's IPv4 default route (whatever its gateway).
+pub(crate) fn del_default_route_v4() -> Request {
+    let mut m = RouteMessage::default();
+    m.header.address_family = AddressFamily::Inet;
+    m.header.table = RouteHeader::RT_TABLE_MAIN;
+    m.header.scope = RouteScope::NoWhere;
+    (RouteNetlinkMessage::DelRoute(m), 0)
+}
+
 pub(crate) fn dump_routes_v4() -> Request {
     let mut m = RouteMessage::default();
     m.header.address_family = AddressFamily::Inet;

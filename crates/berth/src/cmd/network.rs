@@ -166,7 +166,7 @@ pub async fn prune(c: &Client, a: &NetPrune) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-pub fn connect_body(a: &NetConnect) -> Value {
+pub fn connect_body(a: &NetConnect) -> anyhow::Result<Value> {
     let mut ipam = serde_json::Map::new();
     if let Some(ip) = &a.ip {
         ipam.insert("IPv4Address".into(), json!(ip));
@@ -178,12 +178,28 @@ pub fn connect_body(a: &NetConnect) -> Value {
     if !ipam.is_empty() {
         endpoint["IPAMConfig"] = Value::Object(ipam);
     }
-    json!({ "Container": a.container, "EndpointConfig": endpoint })
+    if !a.link.is_empty() {
+        endpoint["Links"] = json!(a.link);
+    }
+    if !a.driver_opt.is_empty() {
+        let mut opts = serde_json::Map::new();
+        for o in &a.driver_opt {
+            let Some((k, v)) = o.split_once('=') else {
+                anyhow::bail!("invalid --driver-opt {o:?}: expected KEY=VALUE");
+            };
+            opts.insert(k.to_string(), json!(v));
+        }
+        endpoint["DriverOpts"] = Value::Object(opts);
+    }
+    if let Some(p) = a.gw_priority {
+        endpoint["GwPriority"] = json!(p);
+    }
+    Ok(json!({ "Container": a.container, "EndpointConfig": endpoint }))
 }
 
 pub async fn connect(c: &Client, a: &NetConnect) -> anyhow::Result<i32> {
     let path = format!("/networks/{}/connect", seg(&a.network));
-    c.call(Method::POST, &path, Some(&connect_body(a))).await?;
+    c.call(Method::POST, &path, Some(&connect_body(a)?)).await?;
     Ok(0)
 }
 
@@ -277,9 +293,49 @@ mod tests {
             panic!("not connect")
         };
         assert_eq!(
-            connect_body(&a),
+            connect_body(&a).unwrap(),
             json!({"Container": "web", "EndpointConfig": {
                 "Aliases": ["db"], "IPAMConfig": {"IPv4Address": "10.0.0.9"}}})
         );
+    }
+
+    #[test]
+    fn connect_takes_links_driver_opts_and_gw_priority() {
+        let parse = |args: &[&str]| {
+            let cli = Cli::try_parse_from(args).unwrap();
+            let Cmd::Network(NetworkCmd::Connect(a)) = cli.cmd else {
+                panic!("not connect")
+            };
+            connect_body(&a)
+        };
+        let b = parse(&[
+            "berth",
+            "network",
+            "connect",
+            "--link",
+            "db:d",
+            "--driver-opt",
+            "com.docker.network.endpoint.ifname=data0",
+            "--gw-priority",
+            "-5",
+            "app",
+            "web",
+        ])
+        .unwrap();
+        assert_eq!(
+            b["EndpointConfig"],
+            json!({"Aliases": [], "Links": ["db:d"], "GwPriority": -5,
+                "DriverOpts": {"com.docker.network.endpoint.ifname": "data0"}})
+        );
+        let bad = parse(&[
+            "berth",
+            "network",
+            "connect",
+            "--driver-opt",
+            "x",
+            "app",
+            "web",
+        ]);
+        assert!(bad.unwrap_err().to_string().contains("KEY=VALUE"));
     }
 }

@@ -37,6 +37,9 @@ fn networking_config(a: &RunArgs) -> anyhow::Result<Value> {
         endpoint.insert("IPAMConfig".into(), json!({ "IPv4Address": ip }));
     }
     endpoint.insert("Aliases".into(), json!(a.network_alias));
+    if let Some(mac) = &a.mac_address {
+        endpoint.insert("MacAddress".into(), json!(mac));
+    }
     let mut endpoints = Map::new();
     endpoints.insert(net.clone(), Value::Object(endpoint));
     Ok(json!({ "EndpointsConfig": endpoints }))
@@ -53,6 +56,7 @@ pub fn create_body(a: &RunArgs, auto_remove: bool) -> anyhow::Result<Value> {
         "Cmd": cmd,
         "Env": env_list(&a.env),
         "Hostname": a.hostname.clone().unwrap_or_default(),
+        "Domainname": a.domainname.clone().unwrap_or_default(),
         "WorkingDir": a.workdir.clone().unwrap_or_default(),
         "Labels": kv_map(&a.label, "--label")?,
         "ExposedPorts": exposed,
@@ -75,6 +79,11 @@ pub fn create_body(a: &RunArgs, auto_remove: bool) -> anyhow::Result<Value> {
     });
     if let Some(ep) = &a.entrypoint {
         body["Entrypoint"] = json!([ep]);
+    }
+    // Without --network the MAC goes to the default network's endpoint, through the
+    // container-wide field Docker migrates there.
+    if let (None, Some(mac)) = (&a.network, &a.mac_address) {
+        body["MacAddress"] = json!(mac);
     }
     Ok(body)
 }
@@ -239,6 +248,24 @@ mod tests {
             json!({"EndpointsConfig": {"app": {
                 "IPAMConfig": {"IPv4Address": "10.0.0.5"}, "Aliases": ["www"]}}})
         );
+        let a = parse_run(&[
+            "--network",
+            "app",
+            "--mac-address",
+            "02:00:00:00:00:07",
+            "busybox",
+        ]);
+        let b = create_body(&a, false).unwrap();
+        assert_eq!(
+            b["NetworkingConfig"]["EndpointsConfig"]["app"]["MacAddress"],
+            "02:00:00:00:00:07"
+        );
+        assert_eq!(b.get("MacAddress"), None);
+        let b = create_body(
+            &parse_run(&["--mac-address", "02:00:00:00:00:07", "busybox"]),
+            false,
+        );
+        assert_eq!(b.unwrap()["MacAddress"], "02:00:00:00:00:07");
         let plain = create_body(&parse_run(&["busybox"]), true).unwrap();
         assert_eq!(plain["Cmd"], Value::Null);
         assert_eq!(plain["HostConfig"]["NetworkMode"], "default");

@@ -4,7 +4,7 @@ use super::{
     blocking, body_json, flag, json, parse_filters, ApiError, ApiResult, ApiVersion, AppState,
 };
 use crate::engine::containers::ContainerCreate;
-use crate::model::{Container, EndpointRequest, HostConfig, Status};
+use crate::model::{parse_mac, Container, EndpointRequest, HostConfig, Status, OPT_IFNAME};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -39,6 +39,7 @@ type Q = Query<HashMap<String, String>>;
 #[serde(rename_all = "PascalCase", default)]
 struct CreateBody {
     hostname: String,
+    domainname: String,
     env: Option<Vec<String>>,
     cmd: Option<Value>,
     entrypoint: Option<Value>,
@@ -46,6 +47,8 @@ struct CreateBody {
     labels: Option<BTreeMap<String, String>>,
     working_dir: String,
     exposed_ports: Option<BTreeMap<String, Value>>,
+    /// Legacy, container-wide: the MAC of the network mode's endpoint.
+    mac_address: String,
     host_config: Option<HostConfigBody>,
     networking_config: Option<NetworkingBody>,
 }
@@ -69,12 +72,18 @@ struct NetworkingBody {
     endpoints_config: Option<BTreeMap<String, EndpointBody>>,
 }
 
+/// `EndpointSettings`, as `NetworkingConfig.EndpointsConfig.<net>` and as the
+/// `EndpointConfig` of `POST /networks/{id}/connect`.
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "PascalCase", default)]
-struct EndpointBody {
+pub(super) struct EndpointBody {
     #[serde(rename = "IPAMConfig")]
     ipam_config: Option<IpamBody>,
     aliases: Option<Vec<String>>,
+    links: Option<Vec<String>>,
+    mac_address: String,
+    driver_opts: Option<BTreeMap<String, String>>,
+    gw_priority: i64,
 }
 
 #[derive(Deserialize, Default)]
@@ -82,6 +91,82 @@ struct EndpointBody {
 struct IpamBody {
     #[serde(rename = "IPv4Address")]
     ipv4_address: String,
+}
+
+/// Parses one endpoint's settings. `gw_priority`: whether `GwPriority` applies (Docker
+/// ignores it at create before API 1.48).
+pub(super) fn endpoint_request(
+    net: &str,
+    ep: EndpointBody,
+    gw_priority: bool,
+) -> ApiResult<EndpointRequest> {
+    let ip = ep.ipam_config.map(|i| i.ipv4_address).unwrap_or_default();
+    let ipv4 = if ip.is_empty() {
+        None
+    } else {
+        Some(ip.parse().map_err(|_| {
+            ApiError::bad_request(format!("invalid IPv4 address {ip:?} for network {net}"))
+        })?)
+    };
+    let links = ep.links.unwrap_or_default();
+    for l in &links {
+        crate::model::parse_link(l).map_err(|e| {
+            ApiError::bad_request(format!("invalid link {l:?} for network {net}: {e}"))
+        })?;
+    }
+    let driver_opts = ep.driver_opts.unwrap_or_default();
+    Ok(EndpointRequest {
+        ipv4,
+        aliases: ep.aliases.unwrap_or_default(),
+        ifname: driver_opts.get(OPT_IFNAME).cloned(),
+        mac: mac_option(net, &ep.mac_address)?,
+        gw_priority: if gw_priority { ep.gw_priority } else { 0 },
+        links,
+        driver_opts,
+    })
+}
+
+/// A `MacAddress` field: empty means none; otherwise validated, kept in Docker's form.
+fn mac_option(net: &str, s: &str) -> ApiResult<Option<String>> {
+    if s.is_empty() {
+        return Ok(None);
+    }
+    let mac = parse_mac(s)
+        .map_err(|e| ApiError::bad_request(format!("{e} (endpoint on network {net})")))?;
+    Ok(Some(berth_core::mac::format_mac(&mac)))
+}
+
+/// The legacy container-wide `MacAddress` applies to the endpoint of the network mode's
+/// network, as Docker migrates it; a different endpoint `MacAddress` there conflicts.
+fn apply_legacy_mac(
+    mode: &str,
+    mac: &str,
+    endpoints: &mut BTreeMap<String, EndpointRequest>,
+) -> ApiResult<()> {
+    let Some(mac) = mac_option(mode, mac)? else {
+        return Ok(());
+    };
+    if matches!(mode, "host" | "none") || mode.starts_with("container:") {
+        return Err(ApiError::bad_request(format!(
+            "conflicting options: mac-address and the network mode {mode} (the container has \
+             no interface of its own)"
+        )));
+    }
+    let mut key = if mode == "default" { "bridge" } else { mode };
+    if key == "bridge" && !endpoints.contains_key(key) && endpoints.contains_key("default") {
+        key = "default";
+    }
+    let ep = endpoints.entry(key.to_string()).or_default();
+    match &ep.mac {
+        Some(m) if *m != mac => Err(ApiError::bad_request(format!(
+            "conflicting options: the container-wide MacAddress {mac} and the endpoint \
+             MacAddress {m} on network {key}: give one of them"
+        ))),
+        _ => {
+            ep.mac = Some(mac);
+            Ok(())
+        }
+    }
 }
 
 /// `Cmd`/`Entrypoint`: an array, a string (old clients) or null.
@@ -97,7 +182,12 @@ fn strings(v: Option<Value>) -> Option<Vec<String>> {
     }
 }
 
-fn to_request(name: Option<&String>, b: CreateBody) -> ApiResult<ContainerCreate> {
+/// `gw_priority`: whether `GwPriority` applies (API 1.48 and later).
+fn to_request(
+    name: Option<&String>,
+    b: CreateBody,
+    gw_priority: bool,
+) -> ApiResult<ContainerCreate> {
     if b.image.is_empty() {
         return Err(ApiError::bad_request(
             "an image is required: berth run IMAGE [COMMAND]",
@@ -117,25 +207,15 @@ fn to_request(name: Option<&String>, b: CreateBody) -> ApiResult<ContainerCreate
         .and_then(|n| n.endpoints_config)
         .unwrap_or_default()
     {
-        let ip = ep.ipam_config.map(|i| i.ipv4_address).unwrap_or_default();
-        let ipv4 = if ip.is_empty() {
-            None
-        } else {
-            Some(ip.parse().map_err(|_| {
-                ApiError::bad_request(format!("invalid IPv4 address {ip:?} for network {net}"))
-            })?)
-        };
-        endpoints.insert(
-            net,
-            EndpointRequest {
-                ipv4,
-                aliases: ep.aliases.unwrap_or_default(),
-            },
-        );
+        let req = endpoint_request(&net, ep, gw_priority)?;
+        endpoints.insert(net, req);
     }
-    if let Some(ep) = endpoints.values().find(|e| e.ipv4.is_some()) {
-        let _ = ep;
-    }
+    let mode = if hc.network_mode.is_empty() {
+        "default"
+    } else {
+        hc.network_mode.as_str()
+    };
+    apply_legacy_mac(mode, &b.mac_address, &mut endpoints)?;
     Ok(ContainerCreate {
         name,
         image: b.image,
@@ -144,6 +224,7 @@ fn to_request(name: Option<&String>, b: CreateBody) -> ApiResult<ContainerCreate
         env: b.env.unwrap_or_default(),
         working_dir: b.working_dir,
         hostname: b.hostname,
+        domainname: b.domainname,
         labels: b.labels.unwrap_or_default(),
         exposed_ports: b.exposed_ports.unwrap_or_default().into_keys().collect(),
         host_config: HostConfig {
@@ -172,7 +253,11 @@ async fn create(
     version: Option<Extension<ApiVersion>>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let req = to_request(q.get("name"), body_json(&body)?)?;
+    // Before API 1.48 Docker ignores `GwPriority` at create.
+    let gw_priority = version
+        .as_ref()
+        .is_none_or(|Extension(v)| *v >= ApiVersion(1, 48));
+    let req = to_request(q.get("name"), body_json(&body)?, gw_priority)?;
     // Before API 1.44 a container is created on one network; the others are connected later.
     if version.is_some_and(|Extension(v)| v <= ApiVersion(1, 43)) && req.endpoints.len() > 1 {
         let names: Vec<&str> = req.endpoints.keys().map(String::as_str).collect();

@@ -178,6 +178,19 @@ fn networks_map(engine: &Engine, c: &Container) -> Map<String, Value> {
         if let Some(ip) = req.ipv4 {
             v["IPAMConfig"] = json!({ "IPv4Address": ip.to_string() });
         }
+        // What the endpoint was created with (EndpointSettings), running or not.
+        if !req.links.is_empty() {
+            v["Links"] = json!(req.links);
+        }
+        v["DriverOpts"] = if req.driver_opts.is_empty() {
+            Value::Null
+        } else {
+            json!(req.driver_opts)
+        };
+        v["GwPriority"] = json!(req.gw_priority);
+        if let (None, Some(mac)) = (ep, &req.mac) {
+            v["MacAddress"] = json!(mac);
+        }
         nets.insert(name, v);
     }
     nets
@@ -232,7 +245,7 @@ pub fn container(engine: &Engine, c: &Container) -> Value {
         },
         "Config": {
             "Hostname": c.config.hostname,
-            "Domainname": "",
+            "Domainname": c.config.domainname,
             "User": "",
             "Env": c.config.env,
             "Cmd": c.config.cmd,

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 
-pub const API_VERSION: &str = "1.47";
+pub const API_VERSION: &str = "1.48";
 pub const MIN_API_VERSION: &str = "1.24";
 
 pub type AppState = Arc<Engine>;

@@ -224,23 +224,8 @@ async fn prune(State(engine): State<AppState>) -> ApiResult<Json<Value>> {
 #[serde(rename_all = "PascalCase", default)]
 struct ConnectBody {
     container: String,
-    endpoint_config: Option<EndpointConfigBody>,
+    endpoint_config: Option<super::containers::EndpointBody>,
     force: bool,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "PascalCase", default)]
-struct EndpointConfigBody {
-    #[serde(rename = "IPAMConfig")]
-    ipam_config: Option<IpamAddressBody>,
-    aliases: Option<Vec<String>>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "PascalCase", default)]
-struct IpamAddressBody {
-    #[serde(rename = "IPv4Address")]
-    ipv4_address: String,
 }
 
 async fn connect(
@@ -250,11 +235,8 @@ async fn connect(
 ) -> ApiResult<StatusCode> {
     let b: ConnectBody = body_json(&body)?;
     let ep = b.endpoint_config.unwrap_or_default();
-    let ip = ep.ipam_config.map(|i| i.ipv4_address).unwrap_or_default();
-    let request = crate::model::EndpointRequest {
-        ipv4: parse("IPv4 address", &ip)?,
-        aliases: ep.aliases.unwrap_or_default(),
-    };
+    // `GwPriority` applies at connect at every API version (Docker does the same).
+    let request = super::containers::endpoint_request(&id, ep, true)?;
     blocking(move || engine.connect(&id, &b.container, request)).await?;
     Ok(StatusCode::OK)
 }

@@ -91,7 +91,8 @@ impl Driver for BridgeDriver {
             name: ep.ifname.clone(),
             address,
             gateway: ep.default_route.then_some(ep.gateway),
-            mac: mac::mac_from_ipv4(ep.ipv4),
+            // The requested MAC (`MacAddress`), else the one derived from the address.
+            mac: crate::model::parse_mac(&ep.mac).unwrap_or_else(|_| mac::mac_from_ipv4(ep.ipv4)),
             mtu: endpoint_mtu(cfg),
         };
         self.net.attach(&cfg.ifname, &ep.host_ifname, sandbox, &ifc)

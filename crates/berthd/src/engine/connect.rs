@@ -1,8 +1,12 @@
 //! `network connect` and `network disconnect`, for running and stopped containers.
 
-use super::Engine;
+mod plan;
+
+pub(super) use plan::{assign_ifnames, gateway_endpoint, GwCandidate};
+
+use super::{Engine, Inner};
 use crate::error::{EngineError, Result};
-use crate::model::{EndpointRequest, Status};
+use crate::model::{Container, Endpoint, EndpointRequest, Network, Status};
 
 impl Engine {
     pub fn connect(&self, net_key: &str, ctr_key: &str, request: EndpointRequest) -> Result<()> {
@@ -30,27 +34,30 @@ impl Engine {
         if let Some(ip) = request.ipv4 {
             super::containers::check_requested_ip(&inner, &net, ip)?;
         }
+        check_endpoint_links(&inner, &c, &net, &request)?;
         let mut endpoint = None;
         if c.state.status == Status::Running {
-            let sandbox = self.sandbox_path(&c.id);
-            let ifname = next_ifname(c.endpoints.iter().map(|e| e.ifname.as_str()));
-            let route = !c.endpoints.iter().any(|e| e.default_route)
-                && !net.driver.bridge().is_some_and(|b| b.internal);
-            endpoint =
-                Some(self.attach_endpoint(&mut inner, &net, &request, ifname, route, &sandbox)?);
+            // Docker: 403, as `start` answers for such a network.
+            super::networks::refuse_config_only(&net)?;
+            endpoint = Some(self.attach_running(&mut inner, &c, &net, &request)?);
         }
         let cm = inner.container_mut(&c.id)?;
         cm.networks.push((net.id.clone(), request));
+        let before = cm.endpoints.clone();
         if let Some(ep) = endpoint.clone() {
+            for e in cm.endpoints.iter_mut() {
+                e.default_route = e.default_route && !ep.default_route;
+            }
             cm.endpoints.push(ep);
         }
         if let Err(e) = self.store.save_container(cm) {
             // Undo: the record on disk did not change, so neither may the kernel.
             cm.networks.pop();
+            cm.endpoints = before;
             if let Some(ep) = endpoint {
-                cm.endpoints.pop();
                 let _ = self.driver(&net).leave(&net, &ep);
                 self.release_address(&mut inner, &net.id, ep.ipv4);
+                self.restore_default_route(&inner, &c);
             }
             return Err(e);
         }
@@ -108,9 +115,18 @@ impl Engine {
             self.withdraw(&inner, ep);
             self.release_address(&mut inner, &net.id, ep.ipv4);
         }
+        let mut rest = c.clone();
+        rest.networks.remove(pos);
+        rest.endpoints.retain(|e| e.network != net.id);
+        if ep.as_ref().is_some_and(|e| e.default_route) {
+            // The route went with the interface: the next endpoint in Docker's order takes it.
+            if let Some(i) = self.restore_default_route(&inner, &rest) {
+                rest.endpoints[i].default_route = true;
+            }
+        }
         let cm = inner.container_mut(&c.id)?;
-        cm.networks.remove(pos);
-        cm.endpoints.retain(|e| e.network != net.id);
+        cm.networks = rest.networks;
+        cm.endpoints = rest.endpoints;
         cm.published.retain(|p| !unpublished.contains(p));
         self.store.save_container(cm)?;
         let c = cm.clone();
@@ -146,10 +162,115 @@ impl Engine {
     }
 }
 
-/// The lowest `ethN` not in use.
-fn next_ifname<'a>(used: impl Iterator<Item = &'a str> + Clone) -> String {
-    (0..)
-        .map(|i| format!("eth{i}"))
-        .find(|n| !used.clone().any(|u| u == n))
-        .expect("an unused interface name exists")
+impl Engine {
+    /// Attaches a running container to `net`: the interface name and the default route as
+    /// Docker decides them. If the new endpoint takes the default route from another one, the
+    /// route moves after the interface exists; on failure nothing of the attach is left.
+    fn attach_running(
+        &self,
+        inner: &mut Inner,
+        c: &Container,
+        net: &Network,
+        request: &EndpointRequest,
+    ) -> Result<Endpoint> {
+        let sandbox = self.sandbox_path(&c.id);
+        let existing: Vec<&str> = c.endpoints.iter().map(|e| e.ifname.as_str()).collect();
+        let ifname = assign_ifnames(&[request.ifname.as_deref()], &existing)?.remove(0);
+        let mut nets: Vec<(&Network, &EndpointRequest)> = endpoint_networks(inner, c);
+        nets.push((net, request));
+        let gw = gateway_endpoint(&candidates(&nets));
+        let takes_route = gw == Some(nets.len() - 1);
+        let had_route = c.endpoints.iter().any(|e| e.default_route);
+        let route_now = takes_route && !had_route;
+        let mut ep = self.attach_endpoint(inner, net, request, ifname, route_now, &sandbox)?;
+        if takes_route && had_route {
+            let moved = self
+                .net
+                .set_default_route(&sandbox, Some((ep.gateway, ep.ifname.as_str())));
+            if let Err(e) = moved {
+                let _ = self.driver(net).leave(net, &ep);
+                self.release_address(inner, &net.id, ep.ipv4);
+                self.restore_default_route(inner, c);
+                return Err(e);
+            }
+            ep.default_route = true;
+        }
+        Ok(ep)
+    }
+
+    /// Points the default route of running `c` at the endpoint Docker's order picks among its
+    /// endpoints (none: no default route). Returns that endpoint's index in `c.endpoints`.
+    /// A failure is logged: it runs after the change it follows cannot be undone.
+    fn restore_default_route(&self, inner: &Inner, c: &Container) -> Option<usize> {
+        if c.state.status != Status::Running {
+            return None;
+        }
+        let nets = endpoint_networks(inner, c);
+        let gw = gateway_endpoint(&candidates(&nets));
+        let via = gw.and_then(|i| c.endpoints.get(i));
+        let route = via.map(|e| (e.gateway, e.ifname.as_str()));
+        if let Err(e) = self.net.set_default_route(&self.sandbox_path(&c.id), route) {
+            tracing::warn!("moving the default route of {}: {e}", c.name);
+        }
+        gw
+    }
+}
+
+/// Each endpoint's network and request, in `c.endpoints`' order (an endpoint whose network
+/// record is gone cannot be told apart, so it must not shift the others: `c.endpoints` holds
+/// only endpoints on existing networks, as a network with endpoints cannot be removed).
+fn endpoint_networks<'a>(
+    inner: &'a Inner,
+    c: &'a Container,
+) -> Vec<(&'a Network, &'a EndpointRequest)> {
+    c.endpoints
+        .iter()
+        .filter_map(|e| {
+            let net = inner.networks.get(&e.network)?;
+            let req = c.networks.iter().find(|(id, _)| *id == e.network)?;
+            Some((net, &req.1))
+        })
+        .collect()
+}
+
+/// What decides the default route, for each (network, request).
+pub(super) fn candidates<'a>(nets: &[(&'a Network, &EndpointRequest)]) -> Vec<GwCandidate<'a>> {
+    nets.iter()
+        .map(|(n, r)| GwCandidate {
+            priority: r.gw_priority,
+            gwbridge: n.name.as_str() == super::containers::GWBRIDGE,
+            internal: n.driver.bridge().is_none_or(|b| b.internal),
+            network: n.name.as_str(),
+        })
+        .collect()
+}
+
+/// Links given with the endpoint: only on user-defined networks (on the default bridge links
+/// are the container's `--link`), well formed, and, for a running container, to running
+/// containers.
+fn check_endpoint_links(
+    inner: &Inner,
+    c: &Container,
+    net: &Network,
+    request: &EndpointRequest,
+) -> Result<()> {
+    if request.links.is_empty() {
+        return Ok(());
+    }
+    if net.default_bridge || net.driver.bridge().is_none() {
+        return Err(EngineError::Invalid(format!(
+            "links in the endpoint configuration are supported only on user-defined networks \
+             (not on {}); use --link when creating the container",
+            net.name
+        )));
+    }
+    for l in &request.links {
+        super::links::parse_link(l)?;
+    }
+    if c.state.status == Status::Running {
+        let mut probe = c.clone();
+        probe.networks.push((net.id.clone(), request.clone()));
+        super::links::resolve_links(inner, &probe)?;
+    }
+    Ok(())
 }

@@ -18,6 +18,7 @@ pub struct ContainerCreate {
     pub env: Vec<String>,
     pub working_dir: String,
     pub hostname: String,
+    pub domainname: String,
     pub labels: BTreeMap<String, String>,
     pub exposed_ports: Vec<String>,
     pub host_config: HostConfig,
@@ -99,6 +100,7 @@ impl Engine {
                     req.working_dir.clone()
                 },
                 hostname,
+                domainname: req.domainname.clone(),
                 labels: req.labels.clone(),
                 exposed_ports: req.exposed_ports.clone(),
             },
@@ -157,7 +159,8 @@ impl Engine {
             c.name = old;
             return Err(e);
         }
-        self.sync_dns(&inner, None);
+        let c = c.clone();
+        self.sync_dns(&inner, Some(&c));
         Ok(())
     }
 
@@ -172,6 +175,17 @@ impl Engine {
     pub fn network_by_id(&self, id: &ObjectId) -> Option<crate::model::Network> {
         self.lock().networks.get(id).cloned()
     }
+}
+
+/// Installs the daemon's defaults for containers' /etc files (`--dns`, `--dns-search`,
+/// `--dns-opt`, `--host-gateway-ip`); the daemon calls it once, before the engine starts.
+pub fn install_etc_defaults(cfg: &crate::config::DaemonConfig) {
+    super::files::set_defaults(super::files::EtcDefaults {
+        dns: cfg.dns.clone(),
+        dns_search: cfg.dns_search.clone(),
+        dns_options: cfg.dns_opt.clone(),
+        host_gateway: cfg.host_gateway_ip.clone(),
+    });
 }
 
 /// The local bridge that gives overlay containers a way out.

@@ -12,13 +12,19 @@ use std::path::Path;
 /// The embedded resolver, as the engine uses it.
 pub trait NameService: Send + Sync {
     fn set_records(&self, records: Vec<Record>);
+    /// Replaces only `owner`'s records (a container ID, or `REMOTE_OWNER`).
+    fn set_records_of(&self, owner: &str, records: Vec<Record>);
     fn attach(&self, id: &str, netns: &Path, cfg: ContainerDns) -> crate::error::Result<()>;
     fn detach(&self, id: &str);
+    fn is_attached(&self, id: &str) -> bool;
 }
 
 impl NameService for berth_dns::DnsService {
     fn set_records(&self, records: Vec<Record>) {
         berth_dns::DnsService::set_records(self, records)
+    }
+    fn set_records_of(&self, owner: &str, records: Vec<Record>) {
+        berth_dns::DnsService::set_records_of(self, owner, records)
     }
     fn attach(&self, id: &str, netns: &Path, cfg: ContainerDns) -> crate::error::Result<()> {
         berth_dns::DnsService::attach(self, id, netns, cfg)
@@ -27,39 +33,52 @@ impl NameService for berth_dns::DnsService {
     fn detach(&self, id: &str) {
         berth_dns::DnsService::detach(self, id)
     }
+    fn is_attached(&self, id: &str) -> bool {
+        berth_dns::DnsService::is_attached(self, id)
+    }
 }
+
+/// The owner under which the overlay's remote endpoints are kept in the resolver (container
+/// IDs are hex, so this never collides with one).
+const REMOTE_OWNER: &str = "remote endpoints";
 
 /// Every running container's presence on user-defined bridges (the default bridge has no
 /// names, as in Docker).
 fn records(inner: &Inner) -> Vec<Record> {
-    let mut out = Vec::new();
-    for c in inner
+    inner
         .containers
         .values()
-        .filter(|c| c.state.status == Status::Running)
-    {
-        for ep in &c.endpoints {
-            let Some(net) = inner.networks.get(&ep.network) else {
-                continue;
-            };
-            if net.default_bridge {
-                continue;
-            }
-            let aliases = c
-                .networks
-                .iter()
-                .find(|(id, _)| *id == ep.network)
-                .map(|(_, r)| r.aliases.clone())
-                .unwrap_or_default();
-            out.push(Record {
-                container_id: c.id.to_string(),
-                name: c.name.to_string(),
-                hostname: c.config.hostname.clone(),
-                aliases,
-                network: net.name.to_string(),
-                ipv4: ep.ipv4,
-            });
+        .flat_map(|c| records_of(inner, c))
+        .collect()
+}
+
+/// One container's records: none unless it runs.
+fn records_of(inner: &Inner, c: &Container) -> Vec<Record> {
+    if c.state.status != Status::Running {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for ep in &c.endpoints {
+        let Some(net) = inner.networks.get(&ep.network) else {
+            continue;
+        };
+        if net.default_bridge {
+            continue;
         }
+        let aliases = c
+            .networks
+            .iter()
+            .find(|(id, _)| *id == ep.network)
+            .map(|(_, r)| r.aliases.clone())
+            .unwrap_or_default();
+        out.push(Record {
+            container_id: c.id.to_string(),
+            name: c.name.to_string(),
+            hostname: c.config.hostname.clone(),
+            aliases,
+            network: net.name.to_string(),
+            ipv4: ep.ipv4,
+        });
     }
     out
 }
@@ -87,52 +106,79 @@ fn remote_records(engine: &Engine, inner: &Inner) -> Vec<Record> {
 }
 
 impl Engine {
-    fn all_records(&self, inner: &Inner) -> Vec<Record> {
-        let mut r = records(inner);
-        r.extend(remote_records(self, inner));
-        r
-    }
-
-    /// What `c` sees through its resolver, or None when it is on no user-defined network.
-    fn dns_config(&self, inner: &Inner, c: &Container) -> Option<ContainerDns> {
-        let nets: Vec<_> = c
+    /// What `c` sees through its resolver, or None when it is on no user-defined network and
+    /// not `keep` (keep: it had the resolver since it started; Docker keeps serving it then,
+    /// with no names of its own, since its resolv.conf still says 127.0.0.11).
+    fn dns_config(&self, inner: &Inner, c: &Container, keep: bool) -> Option<ContainerDns> {
+        let on: Vec<_> = c
             .endpoints
             .iter()
             .filter_map(|e| inner.networks.get(&e.network))
+            .collect();
+        let nets: Vec<_> = on
+            .iter()
             .filter(|n| n.driver.bridge().is_some() && !n.default_bridge)
             .collect();
-        if nets.is_empty() {
+        if nets.is_empty() && !keep {
             return None;
         }
-        let links = super::links::resolve_links(inner, c)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|l| (l.link.alias, l.ip))
-            .collect();
+        let links = if nets.is_empty() {
+            Vec::new()
+        } else {
+            super::links::resolve_links(inner, c)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|l| (l.link.alias, l.ip))
+                .collect()
+        };
         let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-        let upstreams = super::files::upstream_servers(&host, &c.host_config.dns, &self.cfg.dns)
-            .iter()
-            .filter_map(|s| server_addr(s))
-            .collect();
+        let (servers, upstream_origin) =
+            super::files::upstream_servers(&host, &c.host_config.dns, &self.cfg.dns);
         Some(ContainerDns {
             view: View {
                 networks: nets.iter().map(|n| n.name.to_string()).collect(),
                 links,
             },
-            upstreams,
-            can_reach_outside: nets
+            upstreams: servers.iter().filter_map(|s| server_addr(s)).collect(),
+            // Any bridge that is not internal (the default bridge included) is a way out.
+            can_reach_outside: on
                 .iter()
                 .any(|n| n.driver.bridge().is_some_and(|b| !b.internal)),
+            upstream_origin,
+            ndots: super::files::ndots_in_effect(&host, c, super::files::defaults()),
+        })
+    }
+
+    /// Whether `c` has had the embedded resolver since it started: it is served now, or (after
+    /// a daemon restart) its resolv.conf was written for the resolver.
+    fn had_resolver(&self, c: &Container) -> bool {
+        if self.dns.is_attached(c.id.as_str()) {
+            return true;
+        }
+        let resolv = std::fs::read_to_string(self.container_dir(&c.id).join("resolv.conf"));
+        resolv.is_ok_and(|r| {
+            r.lines()
+                .find(|l| l.starts_with("nameserver"))
+                .is_some_and(|l| l.split_whitespace().nth(1) == Some("127.0.0.11"))
         })
     }
 
     /// After any change to running containers' endpoints or names: serve `c` (or stop
     /// serving it) as its networks say, and publish the new records. Both happen before the
     /// API call returns, so a name resolves from the moment `run`/`connect` returns.
+    /// Serves `c` (or stops serving it) and replaces its records; with `None`, replaces the
+    /// overlay's remote endpoints instead. Everything else in the resolver stays as it is, so
+    /// a change costs one container's records however many containers exist.
     pub(super) fn sync_dns(&self, inner: &Inner, c: Option<&Container>) {
-        if let Some(c) = c {
-            let cfg = (c.state.status == Status::Running)
-                .then(|| self.dns_config(inner, c))
+        let Some(c) = c else {
+            self.dns
+                .set_records_of(REMOTE_OWNER, remote_records(self, inner));
+            return;
+        };
+        {
+            let running = c.state.status == Status::Running && c.sandbox.is_some();
+            let cfg = running
+                .then(|| self.dns_config(inner, c, self.had_resolver(c)))
                 .flatten();
             match (cfg, &c.sandbox) {
                 (Some(cfg), Some(sandbox)) => {
@@ -143,7 +189,7 @@ impl Engine {
                 _ => self.dns.detach(c.id.as_str()),
             }
         }
-        self.dns.set_records(self.all_records(inner));
+        self.dns.set_records_of(c.id.as_str(), records_of(inner, c));
     }
 
     /// At start: serve every running container again (berthd's sockets died with it).
@@ -156,7 +202,8 @@ impl Engine {
         {
             self.sync_dns(&inner, Some(c));
         }
-        self.dns.set_records(self.all_records(&inner));
+        self.dns.set_records(records(&inner));
+        self.sync_dns(&inner, None);
     }
 }
 
@@ -185,12 +232,20 @@ pub mod fake {
         fn set_records(&self, records: Vec<Record>) {
             *self.records.lock().unwrap() = records;
         }
+        fn set_records_of(&self, owner: &str, records: Vec<Record>) {
+            let mut all = self.records.lock().unwrap();
+            all.retain(|r| r.container_id != owner);
+            all.extend(records);
+        }
         fn attach(&self, id: &str, _netns: &Path, cfg: ContainerDns) -> crate::error::Result<()> {
             self.attached.lock().unwrap().insert(id.to_string(), cfg);
             Ok(())
         }
         fn detach(&self, id: &str) {
             self.attached.lock().unwrap().remove(id);
+        }
+        fn is_attached(&self, id: &str) -> bool {
+            self.attached.lock().unwrap().contains_key(id)
         }
     }
 }

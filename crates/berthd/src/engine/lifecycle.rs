@@ -38,8 +38,9 @@ impl Engine {
             super::networks::refuse_config_only(&n)?;
             nets.push(n);
         }
+        let plan = plan_interfaces(&c, &nets)?;
         let mut applied = Applied::default();
-        let result = self.start_applying(&mut inner, &c, &nets, &mut applied);
+        let result = self.start_applying(&mut inner, &c, &nets, &plan, &mut applied);
         match result {
             Ok((endpoints, started)) => {
                 let cm = inner.container_mut(&c.id)?;
@@ -87,6 +88,7 @@ impl Engine {
         inner: &mut super::Inner,
         c: &Container,
         nets: &[Network],
+        plan: &[Option<(String, bool)>],
         applied: &mut Applied,
     ) -> Result<(Vec<Endpoint>, container::Started)> {
         let host_mode = nets.iter().any(|n| n.driver == DriverConfig::Host);
@@ -96,12 +98,9 @@ impl Engine {
             self.net.create_sandbox(&path)?;
             applied.sandbox = Some(path.clone());
             for (i, net) in nets.iter().enumerate() {
-                if net.driver.bridge().is_none() {
+                let Some((ifname, route)) = plan[i].clone() else {
                     continue;
-                }
-                let ifname = format!("eth{}", endpoints.len());
-                let route = !endpoints.iter().any(|e: &Endpoint| e.default_route)
-                    && !net.driver.bridge().is_some_and(|b| b.internal);
+                };
                 let ep =
                     self.attach_endpoint(inner, net, &c.networks[i].1, ifname, route, &path)?;
                 applied.addresses.push((net.id.clone(), ep.ipv4));
@@ -189,12 +188,19 @@ impl Engine {
             ipv4: ip,
             prefix_len: b.ipam.subnet.prefix_len(),
             gateway: b.ipam.gateway,
-            mac: mac::format_mac(&mac::mac_from_ipv4(ip)),
+            mac: request
+                .mac
+                .clone()
+                .unwrap_or_else(|| mac::format_mac(&mac::mac_from_ipv4(ip))),
             default_route,
         };
         if let Err(e) = self.driver(net).join(net, &ep, sandbox) {
             self.release_address(inner, &net.id, ip);
-            return Err(e);
+            return Err(match &request.ifname {
+                // The kernel refused the requested name (e.g. one it reserves): Docker's words.
+                Some(name) => renaming(name, e),
+                None => e,
+            });
         }
         Ok(ep)
     }
@@ -382,6 +388,43 @@ impl Engine {
             let _ = rx.changed().await;
         }
     }
+}
+
+/// A failure to create an interface under a requested name, in Docker's words (the status
+/// stays the failure's own).
+fn renaming(name: &str, e: EngineError) -> EngineError {
+    let say = |m: String| format!("error renaming interface to {name:?}: {m}");
+    match e {
+        EngineError::Invalid(m) => EngineError::Invalid(say(m)),
+        EngineError::NotFound(m) => EngineError::NotFound(say(m)),
+        EngineError::Conflict(m) => EngineError::Conflict(say(m)),
+        EngineError::Forbidden(m) => EngineError::Forbidden(say(m)),
+        EngineError::Internal(m) => EngineError::Internal(say(m)),
+    }
+}
+
+/// For each of the container's networks that gives it an interface: the interface's name and
+/// whether it carries the default route. Fails, before anything is created, on a name the
+/// kernel would refuse or that two endpoints request.
+fn plan_interfaces(c: &Container, nets: &[Network]) -> Result<Vec<Option<(String, bool)>>> {
+    let joined: Vec<usize> = (0..nets.len())
+        .filter(|&i| nets[i].driver.bridge().is_some())
+        .collect();
+    let requested: Vec<Option<&str>> = joined
+        .iter()
+        .map(|&i| c.networks[i].1.ifname.as_deref())
+        .collect();
+    let names = super::connect::assign_ifnames(&requested, &[])?;
+    let pairs: Vec<_> = joined
+        .iter()
+        .map(|&i| (&nets[i], &c.networks[i].1))
+        .collect();
+    let gw = super::connect::gateway_endpoint(&super::connect::candidates(&pairs));
+    let mut plan = vec![None; nets.len()];
+    for (k, (&i, name)) in joined.iter().zip(names).enumerate() {
+        plan[i] = Some((name, gw == Some(k)));
+    }
+    Ok(plan)
 }
 
 fn pidfd_open(pid: i32) -> Option<OwnedFd> {

@@ -3,27 +3,10 @@
 use super::Inner;
 use crate::error::{EngineError, Result};
 use crate::model::{Container, Status};
+use berth_core::id::ObjectId;
 use std::net::Ipv4Addr;
 
-/// One parsed `--link`: the target's name and the alias it is known by.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Link {
-    pub target: String,
-    pub alias: String,
-}
-
-/// `db`, `db:alias`, or the daemon's own form `/db:/web/alias`.
-pub fn parse_link(s: &str) -> Result<Link> {
-    let (name, alias) = s.split_once(':').unwrap_or((s, s));
-    let target = name.trim_start_matches('/').to_string();
-    let alias = alias.rsplit('/').next().unwrap_or(alias).to_string();
-    if target.is_empty() || alias.is_empty() {
-        return Err(EngineError::Invalid(format!(
-            "invalid link {s:?}: expected name or name:alias"
-        )));
-    }
-    Ok(Link { target, alias })
-}
+pub use crate::model::{parse_link, Link};
 
 /// What a linking container gets for one link.
 pub struct Resolved {
@@ -34,10 +17,21 @@ pub struct Resolved {
     pub env: Vec<String>,
 }
 
+/// Every link of `c`: the container's own (`HostConfig.Links`, any network), then those given
+/// with an endpoint (`EndpointSettings.Links`, that network first).
+fn all_links(c: &Container) -> impl Iterator<Item = (&String, Option<&ObjectId>)> {
+    let own = c.host_config.links.iter().map(|l| (l, None));
+    let scoped = c
+        .networks
+        .iter()
+        .flat_map(|(net, req)| req.links.iter().map(move |l| (l, Some(net))));
+    own.chain(scoped)
+}
+
 /// Checks every link of `c` against running containers and computes what it provides.
 pub fn resolve_links(inner: &Inner, c: &Container) -> Result<Vec<Resolved>> {
     let mut out = Vec::new();
-    for raw in &c.host_config.links {
+    for (raw, scope) in all_links(c) {
         let link = parse_link(raw)?;
         let t = inner.container(&link.target).map_err(|_| {
             EngineError::NotFound(format!(
@@ -51,11 +45,16 @@ pub fn resolve_links(inner: &Inner, c: &Container) -> Result<Vec<Resolved>> {
                 t.name, c.name, link.alias
             )));
         }
-        // The address on a network both share, else the target's first.
+        // The address on the link's network, else on a network both share, else the first.
         let ep = t
             .endpoints
             .iter()
-            .find(|e| c.networks.iter().any(|(n, _)| *n == e.network))
+            .find(|e| Some(&e.network) == scope)
+            .or_else(|| {
+                t.endpoints
+                    .iter()
+                    .find(|e| c.networks.iter().any(|(n, _)| *n == e.network))
+            })
             .or_else(|| t.endpoints.first())
             .ok_or_else(|| {
                 EngineError::Conflict(format!(
