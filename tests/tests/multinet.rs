@@ -218,3 +218,43 @@ fn api_before_1_44_creates_on_one_network_only() {
     let nets = c["NetworkSettings"]["Networks"].as_object().unwrap();
     assert!(nets.contains_key("n1") && nets.contains_key("n2"), "{c}");
 }
+
+#[test]
+fn ps_and_network_ls_take_docker_format_templates() {
+    let sb = Sandbox::ready();
+    sb.berth_ok(&["network", "create", "app"]);
+    sb.run_d(&[
+        "--name",
+        "web",
+        "--network",
+        "app",
+        "busybox",
+        "sleep",
+        "1d",
+    ]);
+    let names = sb.berth_ok(&["network", "ls", "--format", "{{.Name}}"]);
+    let mut names: Vec<&str> = names.lines().collect();
+    names.sort_unstable();
+    assert_eq!(names, ["app", "bridge", "host", "none"]);
+    let table = sb.berth_ok(&[
+        "network",
+        "ls",
+        "--format",
+        "table {{.Name}}\\t{{.Driver}}",
+        "--filter",
+        "name=app",
+    ]);
+    let lines: Vec<Vec<&str>> = table
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        lines,
+        [vec!["NAME", "DRIVER"], vec!["app", "bridge"]],
+        "{table}"
+    );
+    let ps = sb.berth_ok(&["ps", "--format", "{{.Names}} {{.State}} {{.Networks}}"]);
+    assert_eq!(ps.trim(), "web running app", "{ps}");
+    let out = sb.berth_fails(&["ps", "--format", "{{.Names"]);
+    assert!(out.text_lower().contains("template"), "{out}");
+}

@@ -178,6 +178,9 @@ pub struct NetLs {
     /// Do not truncate the output
     #[arg(long)]
     pub no_trunc: bool,
+    /// Format the output using a Go template (`table` for a header and aligned columns)
+    #[arg(long)]
+    pub format: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -351,6 +354,9 @@ pub struct PsArgs {
     /// Filter output based on conditions provided (k=v)
     #[arg(short, long)]
     pub filter: Vec<String>,
+    /// Format the output using a Go template (`table` for a header and aligned columns)
+    #[arg(long)]
+    pub format: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

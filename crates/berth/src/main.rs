@@ -6,6 +6,7 @@ mod cmd;
 mod display;
 mod format;
 mod jsonfmt;
+mod listing;
 mod ports;
 mod query;
 mod stream;

@@ -11,6 +11,7 @@ use crate::cli::{NetConnect, NetCreate, NetDisconnect, NetInspect, NetLs, NetNam
 use crate::client::Client;
 use crate::cmd::inspect::print_inspected;
 use crate::display::{id, table};
+use crate::listing;
 use crate::query::{filters_json, seg, with_query};
 
 /// Docker's `network create` body. Gateways and IP ranges pair with the
@@ -81,6 +82,14 @@ pub async fn ls(c: &Client, a: &NetLs) -> anyhow::Result<i32> {
         }
         return Ok(0);
     }
+    if let Some(format) = &a.format {
+        let rows: Vec<Value> = nets.iter().map(|n| format_row(n, a.no_trunc)).collect();
+        print!(
+            "{}",
+            listing::render(format, &rows, &[("ID", "NETWORK ID")])?
+        );
+        return Ok(0);
+    }
     let rows: Vec<Vec<String>> = nets
         .iter()
         .map(|n| {
@@ -97,6 +106,30 @@ pub async fn ls(c: &Client, a: &NetLs) -> anyhow::Result<i32> {
         table(&["NETWORK ID", "NAME", "DRIVER", "SCOPE"], &rows)
     );
     Ok(0)
+}
+
+/// A network as `network ls --format` sees it: Docker's field names, all strings.
+fn format_row(n: &Value, no_trunc: bool) -> Value {
+    let s = |k: &str| n[k].as_str().unwrap_or_default().to_string();
+    let labels = n["Labels"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_default();
+    json!({
+        "ID": id(&s("Id"), no_trunc),
+        "Name": s("Name"),
+        "Driver": s("Driver"),
+        "Scope": s("Scope"),
+        "IPv6": n["EnableIPv6"].as_bool().unwrap_or(false).to_string(),
+        "Internal": n["Internal"].as_bool().unwrap_or(false).to_string(),
+        "Labels": labels,
+        "CreatedAt": s("Created"),
+    })
 }
 
 pub async fn inspect(c: &Client, a: &NetInspect) -> anyhow::Result<i32> {

@@ -6,6 +6,7 @@ use serde_json::Value;
 use crate::cli::PsArgs;
 use crate::client::Client;
 use crate::display::{ago, ellipsis, go_quote, id, ports_column, short_id, table};
+use crate::listing;
 use crate::query::{filters_json, with_query};
 
 const HEADER: [&str; 7] = [
@@ -55,6 +56,40 @@ pub fn row(c: &Value, no_trunc: bool, now: i64) -> Vec<String> {
     ]
 }
 
+/// A container as `ps --format` sees it: Docker's field names, all strings.
+fn format_row(c: &Value, no_trunc: bool, now: i64) -> Value {
+    let r = row(c, no_trunc, now);
+    let labels = c["Labels"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_default();
+    let networks = c["NetworkSettings"]["Networks"]
+        .as_object()
+        .map(|m| m.keys().cloned().collect::<Vec<_>>().join(","))
+        .unwrap_or_default();
+    let created = chrono::DateTime::from_timestamp(c["Created"].as_i64().unwrap_or(now), 0)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S +0000 UTC").to_string())
+        .unwrap_or_default();
+    serde_json::json!({
+        "ID": r[0],
+        "Image": r[1],
+        "Command": r[2],
+        "CreatedAt": created,
+        "RunningFor": r[3],
+        "Status": r[4],
+        "Ports": r[5],
+        "Names": r[6],
+        "State": c["State"].as_str().unwrap_or_default(),
+        "Labels": labels,
+        "Networks": networks,
+    })
+}
+
 pub async fn ps(c: &Client, a: &PsArgs) -> anyhow::Result<i32> {
     let mut params = vec![];
     if a.all {
@@ -74,6 +109,17 @@ pub async fn ps(c: &Client, a: &PsArgs) -> anyhow::Result<i32> {
         return Ok(0);
     }
     let now = chrono::Utc::now().timestamp();
+    if let Some(format) = &a.format {
+        let rows: Vec<Value> = list
+            .iter()
+            .map(|x| format_row(x, a.no_trunc, now))
+            .collect();
+        print!(
+            "{}",
+            listing::render(format, &rows, &[("ID", "CONTAINER ID")])?
+        );
+        return Ok(0);
+    }
     let rows: Vec<Vec<String>> = list.iter().map(|x| row(x, a.no_trunc, now)).collect();
     print!("{}", table(&HEADER, &rows));
     Ok(0)
