@@ -77,7 +77,7 @@ per_container() {
       awk -v w="$w" '/%/ && $2 ~ /^[0-9]+$/ {c=$2; $1=""; $2=""; sub(/^ +/, ""); printf "%s\t%s\t%.3f\n", w, $0, c * 0.25 / 50}'
   done | awk -F'\t' '{v[$2, $1]=$3; if (!($2 in seen)) {seen[$2]=1; order[++n]=$2}}
     END{for (i=1; i<=n; i++) {k=order[i]; e=v[k, "early"]+0; l=v[k, "late"]+0;
-      printf "%s\t%.3f\t%.3f\t%.3f\n", k, e, l, l-e}}' | sort -t$'\t' -k4 -gr | head -"$2"
+      printf "%s\t%.3f\t%.3f\t%.3f\n", k, e, l, l-e}}' | sort -t$'\t' -k4 -gr | awk -v n="$2" 'NR <= n'
 }
 {
   echo "# Where attach time goes as containers accumulate, $(date -u +%Y-%m-%dT%H:%MZ)"

@@ -79,23 +79,29 @@ for i in $(seq "$BERTH_BENCH_REPS"); do b rm -f "none$i" "def$i" >/dev/null; don
 
 # Published ports: the extra cost of -p, with none and with 1,000 ports already published
 # (one container holding a port-changing range: 1,000 hash elements), and a 1,000-port range.
-measure ports_none b run -d --name pn%i --network app busybox sleep 1d
-# measure_ports NAME FIRST STEP ARGS...: like measure, with %p the port FIRST + STEP*(i-1)
-# and %q that port + 999.
-measure_ports() {
-  local name=$1 first=$2 step=$3; shift 3; local f="$work/$name.txt"; : >"$f"
+# Each cost is a pair measured in turns within each repetition (without -p, then with it),
+# under the same conditions, so the growing number of containers weighs on both alike.
+# ports_pair NONE WITH FIRST STEP ARGS...: times `run -d` without -p (container NONEi) and
+# with `-p ARGS` (WITHi, %p the port FIRST + STEP*(i-1), %q that port + 999) in turns.
+ports_pair() {
+  local none=$1 with=$2 first=$3 step=$4; shift 4
+  : >"$work/$none.txt"; : >"$work/$with.txt"
   for i in $(seq "$BERTH_BENCH_REPS"); do
-    local p=$((first + step * (i - 1))) args=("${@//%i/$i}")
-    args=("${args[@]//%q/$((p + 999))}")
-    time_ms "${args[@]//%p/$p}" >>"$f"
+    local p=$((first + step * (i - 1)))
+    local pub=("${@//%q/$((p + 999))}")
+    time_ms b run -d --name "$none$i" --network app busybox sleep 1d >>"$work/$none.txt"
+    time_ms b run -d --name "$with$i" --network app "${pub[@]//%p/$p}" busybox sleep 1d >>"$work/$with.txt"
   done
-  rows[$name]=$(stats "$f")
+  rows[$none]=$(stats "$work/$none.txt")
+  rows[$with]=$(stats "$work/$with.txt")
 }
-measure_ports ports_p 10000 1 b run -d --name pp%i --network app -p %p:80 busybox sleep 1d
+ports_pair ports_none ports_p 10000 1 -p %p:80
 b run -d --name holder --network app -p 20000-20999:30000-30999 busybox sleep 1d >/dev/null
-measure_ports ports_p_1000 11000 1 b run -d --name pq%i --network app -p %p:80 busybox sleep 1d
-measure_ports ports_range_1000 40000 1000 b run -d --name pr%i --network app -p %p-%q:%p-%q busybox sleep 1d
-for i in $(seq "$BERTH_BENCH_REPS"); do b rm -f "pn$i" "pp$i" "pq$i" "pr$i" >/dev/null; done
+ports_pair ports_none_1000 ports_p_1000 11000 1 -p %p:80
+ports_pair ports_none_range ports_range_1000 40000 1000 -p %p-%q:%p-%q
+for i in $(seq "$BERTH_BENCH_REPS"); do
+  b rm -f "ports_none$i" "ports_p$i" "ports_none_1000$i" "ports_p_1000$i" "ports_none_range$i" "ports_range_1000$i" >/dev/null
+done
 b rm -f holder >/dev/null
 
 # Attach cost as containers accumulate: run -d on one network, median per block of 100
@@ -123,11 +129,11 @@ net_cost_default=$(awk -v a="$(med run_bridge)" -v b="$(med run_none)" 'BEGIN{pr
   echo
   echo "| operation | min | median | p95 |"
   echo "|---|---|---|---|"
-  for k in run_none run_bridge run_user rm_f network_create network_rm ports_none ports_p ports_p_1000 ports_range_1000; do echo "| $k | ${rows[$k]} |"; done
+  for k in run_none run_bridge run_user rm_f network_create network_rm ports_none ports_p ports_none_1000 ports_p_1000 ports_none_range ports_range_1000; do echo "| $k | ${rows[$k]} |"; done
   echo
   echo "Networking cost of \`run -d\` over \`--network none\` (medians): **$net_cost ms** on a user bridge (veth, embedded DNS, name), $net_cost_default ms on the default bridge."
   echo
-  echo "Extra cost of \`-p\` (medians, over \`ports_none\`): $(awk -v a="$(med ports_p)" -v b="$(med ports_none)" 'BEGIN{printf "%.2f", a-b}') ms with no other port published, $(awk -v a="$(med ports_p_1000)" -v b="$(med ports_none)" 'BEGIN{printf "%.2f", a-b}') ms with 1,000 published; a 1,000-port range: $(awk -v a="$(med ports_range_1000)" -v b="$(med ports_none)" 'BEGIN{printf "%.2f", a-b}') ms."
+  echo "Extra cost of \`-p\` (medians, over \`ports_none\`): $(awk -v a="$(med ports_p)" -v b="$(med ports_none)" 'BEGIN{printf "%.2f", a-b}') ms with no other port published, $(awk -v a="$(med ports_p_1000)" -v b="$(med ports_none_1000)" 'BEGIN{printf "%.2f", a-b}') ms with 1,000 published (over \`ports_none_1000\`); a 1,000-port range: $(awk -v a="$(med ports_range_1000)" -v b="$(med ports_none_range)" 'BEGIN{printf "%.2f", a-b}') ms (over \`ports_none_range\`). Each pair was measured in turns, the same number of containers around."
   echo
   echo "## \`run -d --network app\` as containers accumulate ($BERTH_BENCH_CONTAINERS containers)"
   echo

@@ -2,7 +2,8 @@
 # Benchmarks TCP throughput through Berth's published ports (issue 3) inside a throwaway
 # sandbox (new network, mount and pid namespaces: everything it starts ends with it).
 #
-#   bench/throughput.sh [--release] [--seconds S] [--rounds N] [--bridge-nf-call 0|1] [--out FILE]
+#   bench/throughput.sh [--release] [--seconds S] [--rounds N] [--bridge-nf-call 0|1] [--perf]
+#                       [--out FILE]
 #
 # One iperf3 server runs in container `srv`'s network namespace (the host's iperf3 through
 # nsenter: the data path is the container's, whatever binary runs there), published as
@@ -16,18 +17,21 @@
 # two iperf3 ends spent per GB moved (user + system, which includes the kernel's softirq work
 # done in their context): a cost that other load on the machine disturbs less than Gbit/s.
 # --bridge-nf-call sets net.bridge.bridge-nf-call-iptables in the sandbox first (default:
-# leave the namespace's default, reported). Writes bench/results/<date>-<host>-throughput.md
-# and prints it.
+# leave the namespace's default, reported). --perf: after the rounds, one more run of each
+# path under `perf record -a` (system-wide: the kernel's work happens in softirq context too),
+# and a table of the kernel symbols that cost more per GB on each path than on the reference.
+# Writes bench/results/<date>-<host>-throughput.md and prints it.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
-profile=debug seconds=5 rounds=7 brnf="" out=""
+profile=debug seconds=5 rounds=7 brnf="" perf=0 out=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --release) profile=release ;;
     --seconds) seconds=$2; shift ;;
     --rounds) rounds=$2; shift ;;
     --bridge-nf-call) brnf=$2; shift ;;
+    --perf) perf=1 ;;
     --out) out=$2; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
@@ -55,7 +59,7 @@ if [ -z "${BERTH_TPUT_BENCH_WORK:-}" ]; then
   # Made here so that it can be removed after the sandbox ends (inside, a tmpfs covers it).
   work=$(mktemp -d /tmp/berth-bench-tput.XXXXXX)
   export BERTH_TPUT_BENCH_WORK=$work BERTH_BENCH_PROFILE=$profile BERTH_BENCH_SECONDS=$seconds \
-    BERTH_BENCH_ROUNDS=$rounds BERTH_BENCH_OUT=$out BERTH_BENCH_BRNF=$brnf
+    BERTH_BENCH_ROUNDS=$rounds BERTH_BENCH_OUT=$out BERTH_BENCH_BRNF=$brnf BERTH_BENCH_PERF=$perf
   rc=0
   timeout -k 10 1800 unshare --net --mount --pid --fork --propagation private --mount-proc \
     --kill-child -- "$0" || rc=$?
@@ -153,7 +157,36 @@ if measure direct "$srv_ip" 5201 "$remote"; then
 else
   direct="not reachable ($(cat "$work/direct.error"))"
 fi
+# Profiles: one more run of each path under a system-wide perf (bounded by the run itself).
+if [ "$BERTH_BENCH_PERF" = 1 ]; then
+  mkdir -p "$work/perf"
+  for n in "${paths[@]}"; do
+    perf record -q -a -g -o "$work/perf/$n.data" >/dev/null 2>&1 &
+    rec=$!
+    sleep 0.5
+    measure "perf_$n" "${addr[$n]}" "${port[$n]}" "${pid[$n]}" || true
+    kill -INT "$rec"; wait "$rec" 2>/dev/null || true
+  done
+fi
 kill "$server"; wait "$server" 2>/dev/null || true
+
+# kernel_ms_per_gb PATH: "symbol<TAB>ms per GB" for the kernel symbols of the profiled run
+# (samples at 4 kHz: 0.25 ms each, over the GB that run moved).
+kernel_ms_per_gb() {
+  local gb
+  gb=$(awk '{printf "%.3f", $1 * '"$BERTH_BENCH_SECONDS"' / 8}' "$work/perf_$1.txt")
+  perf report -i "$work/perf/$1.data" --no-children --sort sym --stdio -g none -n 2>/dev/null |
+    awk -v gb="$gb" '/%/ && $2 ~ /^[0-9]+$/ && $3 == "[k]" {c=$2; $1=""; $2=""; $3=""; sub(/^ +/, "");
+      printf "%s\t%.1f\n", $0, c * 0.25 / gb}'
+}
+# perf_table PATH: the kernel symbols that cost PATH more per GB than the reference.
+perf_table() {
+  kernel_ms_per_gb reference >"$work/perf/reference.tsv"
+  kernel_ms_per_gb "$1" >"$work/perf/$1.tsv"
+  awk -F'\t' 'NR==FNR {r[$1]=$2; next} {d=$2-r[$1]; if (d > 0) printf "%s\t%.1f\t%.1f\t%.1f\n", $1, r[$1]+0, $2, d}' \
+    "$work/perf/reference.tsv" "$work/perf/$1.tsv" | sort -t$'\t' -k4 -gr | awk 'NR <= 12' |
+    awk -F'\t' '{printf "| `%s` | %s | %s | +%s |\n", $1, $2, $3, $4}'
+}
 
 # med: the median of the numbers on stdin.
 med() { sort -n | awk '{v[NR]=$1} END{printf "%.2f", (NR%2)?v[(NR+1)/2]:(v[NR/2]+v[NR/2+1])/2}'; }
@@ -183,5 +216,19 @@ row() {
   echo "Spread of the reference over the rounds: $(awk '{print $1}' "$work/reference.txt" | sort -n | awk -v m="$ref" 'NR==1{lo=$1} {hi=$1} END{printf "%s-%s Gbit/s, %.0f%% of its median", lo, hi, (hi-lo)/m*100}'): ratios closer to 1 than that are within this run's noise."
   echo
   echo "The remote client's path crosses one more veth pair (the uplink) and the host's routing than the reference does. The remote client straight to $srv_ip:5201 (no port mapping): $direct."
+  if [ "$BERTH_BENCH_PERF" = 1 ]; then
+    echo
+    echo "## Where the published-port paths spend more than the reference (perf)"
+    echo
+    echo "One more run of each path under \`perf record -a -g\` (whole machine, 4 kHz): kernel time per GB moved, in ms, by symbol, for the symbols that cost the path more than the reference (top 12). Gbit/s of the profiled runs: $(for n in "${paths[@]}"; do printf "%s %s; " "$n" "$(awk '{print $1}' "$work/perf_$n.txt")"; done)"
+    for n in client loopback hairpin; do
+      echo
+      echo "**$n**"
+      echo
+      echo "| symbol | reference ms/GB | $n ms/GB | difference |"
+      echo "|---|---|---|---|"
+      perf_table "$n"
+    done
+  fi
 } >"$BERTH_BENCH_OUT"
 cat "$BERTH_BENCH_OUT"

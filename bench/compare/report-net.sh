@@ -142,8 +142,8 @@ section_scale() {
   echo "## \`run -d\` on one network as containers accumulate ($containers, median ms per block of $block)"
   echo
   [ -z "${COMPARE_SVG:-}" ] || { echo "Plot, every run and the median of each 10: [$(basename "$COMPARE_SVG")]($(basename "$COMPARE_SVG"))."; echo; }
-  echo "Each \`run -d --name sN --network scale busybox sleep 1d\`: named, because Berth's generated"
-  echo "names (30 adjectives x 30 surnames) run out at 900 and its create then loops for ever."
+  echo "Each \`run -d --name sN --network scale busybox sleep 1d\` (named, so that every system"
+  echo "does the same work; Berth's generated names also go past 900 since commit 362f323)."
   echo
   echo "| containers | Berth | Docker | Podman | Berth/Docker | Berth/Podman |"
   echo "|---|---|---|---|---|---|"
