@@ -223,4 +223,12 @@ section_targets() {
   echo "Throughput and qps figures come from short runs on 2 shared cores with the load generator"
   echo "beside the server: ratios within one system's runs are the robust part; a ratio within a few"
   echo "percent of its target is within this run's noise."
+  echo
+  echo "Where the misses come from (profiles, made by their own scripts):"
+  echo "- attach growing with the number of containers: \`bench/profile-attach.sh\` (perf of berthd"
+  echo "  and its shims, early against late, per symbol), newest report in"
+  echo "  \`bench/results/*-attach-profile.md\`;"
+  echo "- published-port throughput: \`bench/throughput.sh --perf\` (longer runs, CPU per GB, and"
+  echo "  the kernel symbols each path spends more on than container to container), newest report in"
+  echo "  \`bench/results/*-throughput.md\`."
 }
