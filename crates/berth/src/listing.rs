@@ -36,6 +36,18 @@ pub fn render(
     Ok(table(&header_refs, &rows))
 }
 
+/// A `Labels` object as list commands show it: `k=v` pairs joined by commas.
+pub fn labels(v: &Value) -> String {
+    v.as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_default()
+}
+
 /// `{{.Name}}\t{{.ID}}` → `NAME\tNETWORK ID`: each action that is a plain field becomes the
 /// field's title (unknown fields their upper-cased name), other actions disappear.
 fn titles_template(body: &str, titles: &[(&str, &str)]) -> String {
@@ -132,6 +144,12 @@ mod tests {
         );
         let col = lines[0].find("NAME").unwrap();
         assert_eq!(lines[2].find("backend"), Some(col), "{out}");
+    }
+
+    #[test]
+    fn labels_are_pairs_joined_by_commas() {
+        assert_eq!(labels(&json!({"a": "1", "b": "x y"})), "a=1,b=x y");
+        assert_eq!(labels(&Value::Null), "");
     }
 
     #[test]

@@ -111,15 +111,6 @@ pub async fn ls(c: &Client, a: &NetLs) -> anyhow::Result<i32> {
 /// A network as `network ls --format` sees it: Docker's field names, all strings.
 fn format_row(n: &Value, no_trunc: bool) -> Value {
     let s = |k: &str| n[k].as_str().unwrap_or_default().to_string();
-    let labels = n["Labels"]
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
-                .collect::<Vec<_>>()
-                .join(",")
-        })
-        .unwrap_or_default();
     json!({
         "ID": id(&s("Id"), no_trunc),
         "Name": s("Name"),
@@ -127,7 +118,7 @@ fn format_row(n: &Value, no_trunc: bool) -> Value {
         "Scope": s("Scope"),
         "IPv6": n["EnableIPv6"].as_bool().unwrap_or(false).to_string(),
         "Internal": n["Internal"].as_bool().unwrap_or(false).to_string(),
-        "Labels": labels,
+        "Labels": listing::labels(&n["Labels"]),
         "CreatedAt": s("Created"),
     })
 }

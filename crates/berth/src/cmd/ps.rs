@@ -59,15 +59,6 @@ pub fn row(c: &Value, no_trunc: bool, now: i64) -> Vec<String> {
 /// A container as `ps --format` sees it: Docker's field names, all strings.
 fn format_row(c: &Value, no_trunc: bool, now: i64) -> Value {
     let r = row(c, no_trunc, now);
-    let labels = c["Labels"]
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
-                .collect::<Vec<_>>()
-                .join(",")
-        })
-        .unwrap_or_default();
     let networks = c["NetworkSettings"]["Networks"]
         .as_object()
         .map(|m| m.keys().cloned().collect::<Vec<_>>().join(","))
@@ -85,7 +76,7 @@ fn format_row(c: &Value, no_trunc: bool, now: i64) -> Value {
         "Ports": r[5],
         "Names": r[6],
         "State": c["State"].as_str().unwrap_or_default(),
-        "Labels": labels,
+        "Labels": listing::labels(&c["Labels"]),
         "Networks": networks,
     })
 }
