@@ -34,7 +34,6 @@ async fn run(cfg: config::DaemonConfig) -> anyhow::Result<()> {
     let socket = cfg.socket_path()?;
     let net: Arc<dyn kernel::NetOps> = Arc::new(kernel::KernelNet::new()?);
     let fw: Arc<dyn kernel::Firewall> = Arc::new(kernel::KernelFirewall::default());
-    engine::containers::install_etc_defaults(&cfg);
     let dns: Arc<dyn engine::NameService> = berth_dns::DnsService::new();
     let engine = {
         let cfg = cfg.clone();

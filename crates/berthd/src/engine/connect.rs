@@ -156,8 +156,12 @@ impl Engine {
         let path = self.container_dir(&c.id).join("resolv.conf");
         let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
         let current = std::fs::read_to_string(&path).unwrap_or_default();
-        if current == super::files::resolv_conf(&host, c) {
-            let _ = std::fs::write(&path, super::files::embedded_resolv_conf(&host, c));
+        let defaults = self.etc_defaults();
+        if current == super::files::resolv_conf(&host, c, &defaults) {
+            let _ = std::fs::write(
+                &path,
+                super::files::embedded_resolv_conf(&host, c, &defaults),
+            );
         }
     }
 }

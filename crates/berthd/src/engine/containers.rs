@@ -177,15 +177,17 @@ impl Engine {
     }
 }
 
-/// Installs the daemon's defaults for containers' /etc files (`--dns`, `--dns-search`,
-/// `--dns-opt`, `--host-gateway-ip`); the daemon calls it once, before the engine starts.
-pub fn install_etc_defaults(cfg: &crate::config::DaemonConfig) {
-    super::files::set_defaults(super::files::EtcDefaults {
-        dns: cfg.dns.clone(),
-        dns_search: cfg.dns_search.clone(),
-        dns_options: cfg.dns_opt.clone(),
-        host_gateway: cfg.host_gateway_ip.clone(),
-    });
+impl Engine {
+    /// The daemon's settings for containers' /etc files (`--dns`, `--dns-search`,
+    /// `--dns-opt`, `--host-gateway-ip`).
+    pub(super) fn etc_defaults(&self) -> super::files::EtcDefaults {
+        super::files::EtcDefaults {
+            dns: self.cfg.dns.clone(),
+            dns_search: self.cfg.dns_search.clone(),
+            dns_options: self.cfg.dns_opt.clone(),
+            host_gateway: self.cfg.host_gateway_ip.clone(),
+        }
+    }
 }
 
 /// The local bridge that gives overlay containers a way out.

@@ -145,7 +145,7 @@ impl Engine {
                 .iter()
                 .any(|n| n.driver.bridge().is_some_and(|b| !b.internal)),
             upstream_origin,
-            ndots: super::files::ndots_in_effect(&host, c, super::files::defaults()),
+            ndots: super::files::ndots_in_effect(&host, c, &self.etc_defaults()),
         })
     }
 

@@ -6,7 +6,6 @@ use berth_dns::UpstreamOrigin;
 use std::fmt::Write;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 /// The daemon's settings for containers' /etc files (dockerd's `dns`, `dns-search`,
 /// `dns-opt` and `host-gateway-ip`). A container's own `--dns`, `--dns-search` and
@@ -20,20 +19,6 @@ pub struct EtcDefaults {
     pub host_gateway: Vec<IpAddr>,
 }
 
-/// Set once at start from the command line (dockerd, too, reads these only at start). A
-/// process-wide value because the /etc files are written from several engine modules that
-/// do not carry the daemon's configuration; engines in unit tests leave it empty.
-static DEFAULTS: OnceLock<EtcDefaults> = OnceLock::new();
-
-/// Installs the daemon's defaults; a second call changes nothing.
-pub fn set_defaults(defaults: EtcDefaults) {
-    let _ = DEFAULTS.set(defaults);
-}
-
-pub fn defaults() -> &'static EtcDefaults {
-    DEFAULTS.get_or_init(EtcDefaults::default)
-}
-
 pub struct EtcFiles {
     pub hosts: PathBuf,
     pub hostname: PathBuf,
@@ -43,33 +28,39 @@ pub struct EtcFiles {
 const LOCALHOST: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n\
 fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n";
 
-pub fn write_etc_files(
-    bundle: &Path,
-    c: &Container,
-    endpoints: &[Endpoint],
-    nets: &[Network],
-    host_mode: bool,
-    links: &[(String, Ipv4Addr)],
-    host_gateway: Option<Ipv4Addr>,
-) -> Result<EtcFiles> {
+/// What a container's /etc files are made of, besides the container itself.
+pub struct EtcSources<'a> {
+    pub endpoints: &'a [Endpoint],
+    pub nets: &'a [Network],
+    /// `--network host`: the host's own hosts and resolv.conf.
+    pub host_mode: bool,
+    /// Legacy link lines: names, address.
+    pub links: &'a [(String, Ipv4Addr)],
+    /// The default bridge's gateway (`host-gateway` without `--host-gateway-ip`).
+    pub host_gateway: Option<Ipv4Addr>,
+    pub defaults: &'a EtcDefaults,
+}
+
+pub fn write_etc_files(bundle: &Path, c: &Container, src: &EtcSources) -> Result<EtcFiles> {
     std::fs::create_dir_all(bundle)?;
     let files = EtcFiles {
         hosts: bundle.join("hosts"),
         hostname: bundle.join("hostname"),
         resolv: bundle.join("resolv.conf"),
     };
+    let d = src.defaults;
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    let hosts = if host_mode {
+    let hosts = if src.host_mode {
         std::fs::read_to_string("/etc/hosts").unwrap_or_else(|_| LOCALHOST.to_string())
     } else {
-        hosts_file(c, endpoints, links, host_gateway)
+        hosts_file(c, src.endpoints, src.links, src.host_gateway, d)
     };
-    let resolv = if host_mode {
+    let resolv = if src.host_mode {
         host_resolv
-    } else if uses_embedded_dns(nets) {
-        embedded_resolv_conf(&host_resolv, c)
+    } else if uses_embedded_dns(src.nets) {
+        embedded_resolv_conf(&host_resolv, c, d)
     } else {
-        resolv_conf(&host_resolv, c)
+        resolv_conf(&host_resolv, c, d)
     };
     std::fs::write(&files.hosts, hosts)?;
     std::fs::write(&files.hostname, format!("{}\n", c.config.hostname))?;
@@ -81,15 +72,6 @@ pub fn write_etc_files(
 /// `--host-gateway-ip` addresses, else the default bridge's gateway, as in Docker), then one
 /// line per endpoint with the container's names.
 pub fn hosts_file(
-    c: &Container,
-    endpoints: &[Endpoint],
-    links: &[(String, Ipv4Addr)],
-    host_gateway: Option<Ipv4Addr>,
-) -> String {
-    hosts_file_with(c, endpoints, links, host_gateway, defaults())
-}
-
-pub fn hosts_file_with(
     c: &Container,
     endpoints: &[Endpoint],
     links: &[(String, Ipv4Addr)],
@@ -187,11 +169,7 @@ fn in_effect(host: &str, c: &Container, d: &EtcDefaults) -> InEffect {
 /// resolv.conf for a container without the embedded resolver: its `--dns`, else the
 /// daemon's, else the host's servers without loopback ones (unreachable from the container),
 /// and the search domains and options in effect.
-pub fn resolv_conf(host: &str, c: &Container) -> String {
-    resolv_conf_with(host, c, defaults())
-}
-
-pub fn resolv_conf_with(host: &str, c: &Container, d: &EtcDefaults) -> String {
+pub fn resolv_conf(host: &str, c: &Container, d: &EtcDefaults) -> String {
     let from_host = c.host_config.dns.is_empty() && d.dns.is_empty();
     let e = in_effect(host, c, d);
     let mut out = String::new();
@@ -216,11 +194,7 @@ pub fn uses_embedded_dns(nets: &[Network]) -> bool {
 
 /// `nameserver 127.0.0.11`, the search domains and options in effect, and `ndots:0` unless
 /// they set a valid ndots (invalid ones are dropped).
-pub fn embedded_resolv_conf(host: &str, c: &Container) -> String {
-    embedded_resolv_conf_with(host, c, defaults())
-}
-
-pub fn embedded_resolv_conf_with(host: &str, c: &Container, d: &EtcDefaults) -> String {
+pub fn embedded_resolv_conf(host: &str, c: &Container, d: &EtcDefaults) -> String {
     let e = in_effect(host, c, d);
     let mut options: Vec<String> = e
         .options
@@ -356,7 +330,7 @@ mod tests {
         );
         let c = container("h1", "example.org", HostConfig::default());
         let d = EtcDefaults::default();
-        let hosts = hosts_file_with(&c, &[endpoint([10, 0, 0, 2])], &[], None, &d);
+        let hosts = hosts_file(&c, &[endpoint([10, 0, 0, 2])], &[], None, &d);
         assert_eq!(own_line(&hosts), "10.0.0.2\th1.example.org h1");
     }
 
@@ -369,7 +343,7 @@ mod tests {
         let c = container("h1", "", hc);
         let bridge_gw = Some(Ipv4Addr::new(172, 17, 0, 1));
         let lines = |d: &EtcDefaults| {
-            hosts_file_with(&c, &[], &[], bridge_gw, d)
+            hosts_file(&c, &[], &[], bridge_gw, d)
                 .lines()
                 .skip(LOCALHOST.lines().count())
                 .map(str::to_string)
@@ -394,7 +368,7 @@ mod tests {
         let plain = container("h", "", HostConfig::default());
         let none = EtcDefaults::default();
         assert_eq!(
-            embedded_resolv_conf_with(HOST, &plain, &none),
+            embedded_resolv_conf(HOST, &plain, &none),
             "nameserver 127.0.0.11\nsearch host.test\noptions ndots:3 timeout:2\n"
         );
         let daemon = EtcDefaults {
@@ -403,7 +377,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            embedded_resolv_conf_with(HOST, &plain, &daemon),
+            embedded_resolv_conf(HOST, &plain, &daemon),
             "nameserver 127.0.0.11\nsearch d.test\noptions rotate ndots:0\n"
         );
         let own = container(
@@ -416,7 +390,7 @@ mod tests {
             },
         );
         assert_eq!(
-            embedded_resolv_conf_with(HOST, &own, &daemon),
+            embedded_resolv_conf(HOST, &own, &daemon),
             "nameserver 127.0.0.11\noptions ndots:2 attempts:1\n"
         );
         assert_eq!(ndots_in_effect(HOST, &own, &daemon), Some(2));
@@ -436,7 +410,7 @@ mod tests {
         );
         let d = EtcDefaults::default();
         assert_eq!(
-            embedded_resolv_conf_with(HOST, &c, &d),
+            embedded_resolv_conf(HOST, &c, &d),
             "nameserver 127.0.0.11\nsearch host.test\noptions rotate ndots:0\n"
         );
         assert_eq!(ndots_in_effect(HOST, &c, &d), None);
@@ -446,7 +420,7 @@ mod tests {
     fn default_bridge_resolv_conf_uses_the_daemons_servers_and_defaults() {
         let plain = container("h", "", HostConfig::default());
         assert_eq!(
-            resolv_conf_with(HOST, &plain, &EtcDefaults::default()),
+            resolv_conf(HOST, &plain, &EtcDefaults::default()),
             "nameserver 192.0.2.53\nsearch host.test\noptions ndots:3 timeout:2\n"
         );
         let daemon = EtcDefaults {
@@ -456,7 +430,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            resolv_conf_with(HOST, &plain, &daemon),
+            resolv_conf(HOST, &plain, &daemon),
             "nameserver 198.51.100.1\nsearch d.test\noptions rotate\n"
         );
     }

@@ -225,14 +225,18 @@ impl Engine {
         let on_default = nets.iter().any(|n| n.default_bridge);
         let legacy: Vec<&super::links::Resolved> = links.iter().filter(|_| on_default).collect();
         let host_lines = self.link_host_lines(c, links, on_default);
+        let defaults = self.etc_defaults();
         let etc = super::files::write_etc_files(
             &bundle,
             c,
-            endpoints,
-            nets,
-            host_mode,
-            &host_lines,
-            host_gateway,
+            &super::files::EtcSources {
+                endpoints,
+                nets,
+                host_mode,
+                links: &host_lines,
+                host_gateway,
+                defaults: &defaults,
+            },
         )?;
         let mut args = vec![c.config.path.clone()];
         args.extend(c.config.args.iter().cloned());

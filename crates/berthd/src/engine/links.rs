@@ -158,7 +158,13 @@ impl super::Engine {
         });
         let links = resolve_links(inner, c).unwrap_or_default();
         let lines = self.link_host_lines(c, &links, on_default);
-        let text = super::files::hosts_file(c, &c.endpoints, &lines, default_gateway(inner));
+        let text = super::files::hosts_file(
+            c,
+            &c.endpoints,
+            &lines,
+            default_gateway(inner),
+            &self.etc_defaults(),
+        );
         let path = self.container_dir(&c.id).join("hosts");
         if let Err(e) = std::fs::write(&path, text) {
             tracing::warn!("rewriting {}: {e}", path.display());
