@@ -972,3 +972,38 @@ fn an_operator_drop_rule_at_an_earlier_priority_blocks_a_published_port() {
     let blocked = tcp_from_internet(&sb, 8080);
     assert_no_answer_from(&blocked, "web", "after a berthd restart");
 }
+
+/// Docker's rule (bridge-networking §3.5): published ports reach the container at its address
+/// on the network of its default route, also after a connect or disconnect moves that route.
+#[test]
+fn published_ports_follow_the_default_route_across_connect_and_disconnect() {
+    let sb = Sandbox::ready();
+    sb.berth_ok(&["network", "create", "bnet"]);
+    sb.berth_ok(&["network", "create", "anet"]);
+    run_web(&sb, "web", Some("bnet"), &["8080:80"]);
+    let on = |net: &str| sb.container_ip("web", net);
+    let to = |ip: &str| publish_elements(&sb).iter().any(|l| l.contains(ip));
+    let b_ip = on("bnet");
+    assert!(to(&b_ip), "{:#?}", publish_elements(&sb));
+    // anet sorts first: connecting it moves the default route there, and the ports with it.
+    sb.berth_ok(&["network", "connect", "anet", "web"]);
+    let a_ip = on("anet");
+    assert!(
+        to(&a_ip) && !to(&b_ip),
+        "after connect: {:#?}",
+        publish_elements(&sb)
+    );
+    let got = tcp_until(|| tcp_from_internet(&sb, 8080), "web");
+    assert_answer(&got, "web", Some(INTERNET_IP), "after connect");
+    // Disconnecting it gives the route back to bnet: the ports follow again.
+    sb.berth_ok(&["network", "disconnect", "anet", "web"]);
+    assert!(
+        to(&b_ip) && !to(&a_ip),
+        "after disconnect: {:#?}",
+        publish_elements(&sb)
+    );
+    let got = tcp_until(|| tcp_from_internet(&sb, 8080), "web");
+    assert_answer(&got, "web", Some(INTERNET_IP), "after disconnect");
+    let port = sb.berth_ok(&["port", "web"]);
+    assert!(port.contains("80/tcp -> 0.0.0.0:8080"), "{port}");
+}

@@ -6,7 +6,9 @@ pub(super) use plan::{assign_ifnames, gateway_endpoint, GwCandidate};
 
 use super::{Engine, Inner};
 use crate::error::{EngineError, Result};
-use crate::model::{Container, Endpoint, EndpointRequest, Network, Status};
+use crate::model::{Container, Endpoint, EndpointRequest, Network, Published, Status};
+use berth_core::ports::PortMapping;
+use std::net::Ipv4Addr;
 
 impl Engine {
     pub fn connect(&self, net_key: &str, ctr_key: &str, request: EndpointRequest) -> Result<()> {
@@ -60,6 +62,14 @@ impl Engine {
                 self.restore_default_route(&inner, &c);
             }
             return Err(e);
+        }
+        if let Some(ep) = endpoint.filter(|e| e.default_route) {
+            // The route moved to the new endpoint: the published ports follow it (Docker).
+            match self.move_ports(cm, ep.ipv4) {
+                Ok(true) => self.store.save_container(cm)?,
+                Ok(false) => {}
+                Err(e) => tracing::warn!("moving the published ports of {}: {e}", cm.name),
+            }
         }
         let c = cm.clone();
         if let Err(e) = self.announce(&inner, &c) {
@@ -118,16 +128,20 @@ impl Engine {
         let mut rest = c.clone();
         rest.networks.remove(pos);
         rest.endpoints.retain(|e| e.network != net.id);
+        let mut moved = Vec::new();
         if ep.as_ref().is_some_and(|e| e.default_route) {
-            // The route went with the interface: the next endpoint in Docker's order takes it.
+            // The route went with the interface: the next endpoint in Docker's order takes it,
+            // and the ports published through the old one follow the route there.
             if let Some(i) = self.restore_default_route(&inner, &rest) {
                 rest.endpoints[i].default_route = true;
+                moved = self.publish_moved(&unpublished, rest.endpoints[i].ipv4);
             }
         }
         let cm = inner.container_mut(&c.id)?;
         cm.networks = rest.networks;
         cm.endpoints = rest.endpoints;
         cm.published.retain(|p| !unpublished.contains(p));
+        cm.published.extend(moved);
         self.store.save_container(cm)?;
         let c = cm.clone();
         self.rewrite_hosts(&inner, &c);
@@ -200,6 +214,59 @@ impl Engine {
             ep.default_route = true;
         }
         Ok(ep)
+    }
+
+    /// Moves `cm`'s published ports to `to` (the address of its new default-route endpoint):
+    /// one small transaction out, one in; on failure the old mappings are put back. Returns
+    /// whether anything moved.
+    fn move_ports(&self, cm: &mut Container, to: Ipv4Addr) -> Result<bool> {
+        let old: Vec<PortMapping> = cm
+            .published
+            .iter()
+            .filter(|p| p.container_ip != to)
+            .map(Published::mapping)
+            .collect();
+        if old.is_empty() {
+            return Ok(false);
+        }
+        let new: Vec<PortMapping> = old
+            .iter()
+            .map(|m| PortMapping {
+                container_ip: to,
+                ..*m
+            })
+            .collect();
+        self.bridge.fw.unpublish(&old)?;
+        if let Err(e) = self.bridge.fw.publish(&new) {
+            let _ = self.bridge.fw.publish(&old);
+            return Err(e);
+        }
+        for p in cm.published.iter_mut() {
+            p.container_ip = to;
+        }
+        Ok(true)
+    }
+
+    /// Publishes again, to `to`, ports that were just unpublished (their endpoint left):
+    /// the ones that could be published (a failure is logged: the disconnect went on).
+    fn publish_moved(&self, gone: &[Published], to: Ipv4Addr) -> Vec<Published> {
+        let moved: Vec<PortMapping> = gone
+            .iter()
+            .map(|p| PortMapping {
+                container_ip: to,
+                ..p.mapping()
+            })
+            .collect();
+        if moved.is_empty() {
+            return Vec::new();
+        }
+        match self.bridge.fw.publish(&moved) {
+            Ok(()) => super::ports::to_published(&moved),
+            Err(e) => {
+                tracing::warn!("publishing ports again on {to}: {e}");
+                Vec::new()
+            }
+        }
     }
 
     /// Points the default route of running `c` at the endpoint Docker's order picks among its
