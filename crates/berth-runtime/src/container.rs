@@ -50,6 +50,10 @@ pub struct ContainerSpec {
     pub hostname: String,
     /// The bound network namespace to join; `None` = the host's (`--network host`).
     pub netns: Option<PathBuf>,
+    /// The mount namespace to make the container's from (see
+    /// `berth_sys::netns::mount_template`); `None`: the shim's own.
+    #[serde(default)]
+    pub mount_from: Option<PathBuf>,
     /// Files bind-mounted over `/etc/hosts`, `/etc/hostname`, `/etc/resolv.conf`.
     pub etc_hosts: PathBuf,
     pub etc_hostname: PathBuf,

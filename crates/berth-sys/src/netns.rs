@@ -212,3 +212,64 @@ fn check_is_netns(file: &File, path: &Path) -> Result<()> {
         source,
     })
 }
+
+/// A mount namespace to start containers from: a copy of the caller's, made now, that later
+/// receives the host's new mounts (it is their slave) but not what gets mounted under
+/// `private_dir` (made a private mount of its own first: the daemon binds one network
+/// namespace per container there). A container's mount namespace is a copy of the one its
+/// process starts in, and copying costs in proportion to that mount table: from this one it
+/// stays the same however many containers run. The returned file keeps it alive.
+pub fn mount_template(private_dir: &Path) -> Result<File> {
+    make_private_mount(private_dir)?;
+    on_thread(|| -> Result<File> {
+        let op = |what: &str, source| SysError::Errno {
+            op: format!("{what} for the containers' template mount namespace"),
+            source,
+        };
+        unshare(CloneFlags::CLONE_NEWNS).map_err(|e| op("unshare(CLONE_NEWNS)", e))?;
+        mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            MsFlags::MS_REC | MsFlags::MS_SLAVE,
+            None::<&str>,
+        )
+        .map_err(|e| op("making / a slave", e))?;
+        File::open("/proc/thread-self/ns/mnt").map_err(|source| SysError::Io {
+            op: "opening the template mount namespace".into(),
+            source,
+        })
+    })?
+}
+
+/// Makes `dir` a mount point of its own (a recursive bind onto itself, unless it is one
+/// already) and private, so nothing mounted under it propagates to other namespaces.
+fn make_private_mount(dir: &Path) -> Result<()> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let target = dir.to_string_lossy();
+    let is_mount_point = mountinfo
+        .lines()
+        .any(|l| l.split(' ').nth(4) == Some(target.as_ref()));
+    let op = |what: &str, source| SysError::Errno {
+        op: format!("{what} {}", dir.display()),
+        source,
+    };
+    if !is_mount_point {
+        mount(
+            Some(dir),
+            dir,
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .map_err(|e| op("bind-mounting onto itself", e))?;
+    }
+    mount(
+        None::<&str>,
+        dir,
+        None::<&str>,
+        MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .map_err(|e| op("making private", e))
+}

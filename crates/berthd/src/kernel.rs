@@ -33,6 +33,10 @@ pub trait NetOps: Send + Sync {
     /// Brings `lo` up in the sandbox (for containers with no other interface).
     fn sandbox_lo_up(&self, path: &Path) -> Result<()>;
     fn release_sandbox(&self, path: &Path) -> Result<()>;
+    /// A mount namespace for shims to make containers' mount namespaces from, kept for the
+    /// daemon's life (`berth_sys::netns::mount_template`; `sandboxes` is the directory of the
+    /// sandbox binds); the path a shim opens it at. `None` where there is none.
+    fn mount_template(&self, sandboxes: &Path) -> Result<Option<std::path::PathBuf>>;
     /// An overlay's local side: a bridge without an address and a VXLAN device on it
     /// (created if missing).
     fn ensure_overlay(
@@ -80,12 +84,15 @@ pub trait Firewall: Send + Sync {
 /// The real kernel, through one netlink socket in berthd's namespace.
 pub struct KernelNet {
     nl: Mutex<Netlink>,
+    /// The containers' template mount namespace, once made.
+    mount_template: Mutex<Option<std::fs::File>>,
 }
 
 impl KernelNet {
     pub fn new() -> Result<Self> {
         Ok(KernelNet {
             nl: Mutex::new(Netlink::new()?),
+            mount_template: Mutex::new(None),
         })
     }
     fn nl(&self) -> std::sync::MutexGuard<'_, Netlink> {
@@ -164,6 +171,22 @@ impl NetOps for KernelNet {
     fn release_sandbox(&self, path: &Path) -> Result<()> {
         netns::release(path)?;
         Ok(())
+    }
+
+    fn mount_template(&self, sandboxes: &Path) -> Result<Option<std::path::PathBuf>> {
+        let file = netns::mount_template(sandboxes)?;
+        let path = std::path::PathBuf::from(format!(
+            "/proc/{}/fd/{}",
+            std::process::id(),
+            std::os::fd::AsRawFd::as_raw_fd(&file)
+        ));
+        // Held open for the daemon's life: shims open it through this path.
+        let mut held = self
+            .mount_template
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        *held = Some(file);
+        Ok(Some(path))
     }
 
     fn ensure_overlay(
@@ -437,6 +460,9 @@ pub mod fake {
             let p = path.display().to_string();
             self.veths.lock().unwrap().retain(|(_, s)| *s != p);
             Ok(())
+        }
+        fn mount_template(&self, _sandboxes: &Path) -> Result<Option<std::path::PathBuf>> {
+            Ok(None)
         }
         fn ensure_overlay(&self, b: &str, _v: &str, _n: u32, _l: Ipv4Addr, _m: u32) -> Result<()> {
             self.bridges.lock().unwrap().insert(b.to_string());

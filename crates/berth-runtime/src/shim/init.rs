@@ -37,10 +37,11 @@ fn mnt(
 pub(crate) fn run(
     spec: &ContainerSpec,
     netns: Option<&File>,
+    mount_from: Option<&File>,
     stdout: OwnedFd,
     stderr: OwnedFd,
 ) -> ShimError {
-    match setup(spec, netns, stdout, stderr) {
+    match setup(spec, netns, mount_from, stdout, stderr) {
         Ok(e) | Err(e) => e,
     }
 }
@@ -48,11 +49,18 @@ pub(crate) fn run(
 fn setup(
     spec: &ContainerSpec,
     netns: Option<&File>,
+    mount_from: Option<&File>,
     stdout: OwnedFd,
     stderr: OwnedFd,
 ) -> R<ShimError> {
     if let Some(ns) = netns {
         setns(ns.as_fd(), CloneFlags::CLONE_NEWNET).map_err(fail("join the network namespace"))?;
+    }
+    // The new mount namespace is a copy of the one we are in: start from the daemon's
+    // template, whose mount table does not grow with the number of containers.
+    if let Some(ns) = mount_from {
+        setns(ns.as_fd(), CloneFlags::CLONE_NEWNS)
+            .map_err(fail("enter the template mount namespace"))?;
     }
     unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWIPC)
         .map_err(fail("create mount, uts and ipc namespaces"))?;

@@ -138,6 +138,12 @@ fn launch(spec: &ContainerSpec) -> Result<Launched, ShimError> {
         })?),
         None => None,
     };
+    let mount_from = match &spec.mount_from {
+        Some(p) => Some(File::open(p).map_err(|e| {
+            ShimError::failed(format!("open mount namespace {}: {e}", p.display()))
+        })?),
+        None => None,
+    };
     let (out_r, out_w) = pipe()?;
     let (err_r, err_w) = pipe()?;
     let (status_r, status_w) = pipe()?;
@@ -150,13 +156,13 @@ fn launch(spec: &ContainerSpec) -> Result<Launched, ShimError> {
         ))),
         Ok(ForkResult::Child) => {
             drop((out_r, err_r, status_r));
-            let err = init::run(spec, netns.as_ref(), out_w, err_w);
+            let err = init::run(spec, netns.as_ref(), mount_from.as_ref(), out_w, err_w);
             let _ = nix::unistd::write(status_w.as_fd(), err.to_line().as_bytes());
             // SAFETY: leave at once, without running the shim's exit handlers in the child.
             unsafe { libc::_exit(err.code) }
         }
         Ok(ForkResult::Parent { child }) => {
-            drop((out_w, err_w, status_w, netns));
+            drop((out_w, err_w, status_w, netns, mount_from));
             let mut msg = String::new();
             let _ = File::from(status_r).read_to_string(&mut msg);
             if msg.is_empty() {

@@ -72,6 +72,7 @@ impl Fixture {
             cwd: image.config.working_dir.clone(),
             hostname: name.to_string(),
             netns: None,
+            mount_from: None,
             etc_hosts: etc("hosts", format!("127.0.0.1 localhost\n192.0.2.10 {name}\n")),
             etc_hostname: etc("hostname", format!("{name}-from-file\n")),
             etc_resolv: etc("resolv.conf", "nameserver 192.0.2.53\n".into()),

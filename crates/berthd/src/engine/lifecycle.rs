@@ -258,6 +258,7 @@ impl Engine {
             },
             hostname: c.config.hostname.clone(),
             netns: sandbox,
+            mount_from: self.mount_template.clone(),
             etc_hosts: etc.hosts,
             etc_hostname: etc.hostname,
             etc_resolv: etc.resolv,

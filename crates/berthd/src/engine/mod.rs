@@ -50,6 +50,8 @@ pub struct Engine {
     /// Bumped on every container state change; waiters watch it.
     changes: tokio::sync::watch::Sender<u64>,
     shim: PathBuf,
+    /// Where shims find the template mount namespace for containers (see `NetOps`).
+    mount_template: Option<PathBuf>,
 }
 
 #[derive(Default)]
@@ -75,6 +77,14 @@ impl Engine {
         for d in ["netns", "containers"] {
             std::fs::create_dir_all(cfg.exec_root.join(d))?;
         }
+        // Made before any container of this run starts; a failure only costs speed.
+        let mount_template = match net.mount_template(&cfg.exec_root.join("netns")) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!("no template mount namespace for containers: {e}");
+                None
+            }
+        };
         let (changes, _) = tokio::sync::watch::channel(0);
         let host_id = overlay::load_host_id(&cfg.data_root)?;
         let engine = Arc::new(Engine {
@@ -90,6 +100,7 @@ impl Engine {
                 },
             },
             shim: cfg.shim_path(),
+            mount_template,
             cfg,
             store,
             images,
