@@ -334,6 +334,17 @@ pub struct Container {
     pub published: Vec<Published>,
 }
 
+impl Container {
+    /// The network-scoped aliases the container asked for on `network`.
+    pub fn aliases_on(&self, network: &ObjectId) -> Vec<String> {
+        self.networks
+            .iter()
+            .find(|(id, _)| id == network)
+            .map(|(_, r)| r.aliases.clone())
+            .unwrap_or_default()
+    }
+}
+
 /// One published port range, as stored (a `PortMapping` in the firewall's terms).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Published {

@@ -66,7 +66,13 @@ impl Engine {
         if let Some(ep) = endpoint.filter(|e| e.default_route) {
             // The route moved to the new endpoint: the published ports follow it (Docker).
             match self.move_ports(cm, ep.ipv4) {
-                Ok(true) => self.store.save_container(cm)?,
+                // The connect is done and saved: a failed save of the moved ports is reported,
+                // not turned into a failed connect (the next start plans them again).
+                Ok(true) => {
+                    if let Err(e) = self.store.save_container(cm) {
+                        tracing::warn!("saving the moved ports of {}: {e}", cm.name);
+                    }
+                }
                 Ok(false) => {}
                 Err(e) => tracing::warn!("moving the published ports of {}: {e}", cm.name),
             }

@@ -65,12 +65,7 @@ fn records_of(inner: &Inner, c: &Container) -> Vec<Record> {
         if net.default_bridge {
             continue;
         }
-        let aliases = c
-            .networks
-            .iter()
-            .find(|(id, _)| *id == ep.network)
-            .map(|(_, r)| r.aliases.clone())
-            .unwrap_or_default();
+        let aliases = c.aliases_on(&ep.network);
         out.push(Record {
             container_id: c.id.to_string(),
             name: c.name.to_string(),

@@ -204,12 +204,7 @@ impl Engine {
             if net.driver.overlay().is_none() {
                 continue;
             }
-            let aliases = c
-                .networks
-                .iter()
-                .find(|(id, _)| *id == ep.network)
-                .map(|(_, r)| r.aliases.clone())
-                .unwrap_or_default();
+            let aliases = c.aliases_on(&ep.network);
             let def = EndpointDef {
                 network_id: ep.network.to_string(),
                 endpoint_id: ep.id.to_string(),
