@@ -62,14 +62,9 @@ ip link set lo up
 # starts an echo server there; otherwise nothing listens and forwarding fails at once.
 echo "nameserver 127.0.0.1" >"$work/resolv.conf"
 mount --bind "$work/resolv.conf" /etc/resolv.conf
-sock="$work/exec/berth.sock"
-"$bin/berthd" --data-root "$work/data" --exec-root "$work/exec" -H "unix://$sock" 2>"$work/berthd.log" &
-daemon=$!
-trap 'kill "$daemon" 2>/dev/null || true' EXIT
-for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
-b() { "$bin/berth" -H "unix://$sock" "$@"; }
-"$here/scripts/busybox-image.sh" "$work/busybox.tar" >/dev/null
-b image import "$work/busybox.tar" busybox >/dev/null
+# shellcheck source=bench/berthd-up.sh
+. "$here/bench/berthd-up.sh"
+berthd_up "$bin" "$work"
 
 # A user network with 10 containers; c1 is where the clients run.
 b network create bench >/dev/null
@@ -115,7 +110,7 @@ kill "$echo_pid"; wait "$echo_pid" 2>/dev/null || true
 
 # Records appearing: c1 resolves each new container from the moment `run -d` returns.
 inside "$bin/berth-bench-dns-probe" appear 127.0.0.11:53 "$BERTH_BENCH_ADDS" add -- \
-  "$bin/berth" -H "unix://$sock" run -d --name '{}' --network bench busybox sleep 1d >"$work/appear.txt"
+  "$bin/berth" -H "unix://$berth_sock" run -d --name '{}' --network bench busybox sleep 1d >"$work/appear.txt"
 appear=$(grep '^appear ' "$work/appear.txt")
 
 # kv LINE KEY: the value of KEY=... in LINE.

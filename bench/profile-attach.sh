@@ -42,16 +42,11 @@ bin="${CARGO_TARGET_DIR:-$here/target}/release"
 mkdir -p "$work/perf"
 mount -t tmpfs tmpfs "$work/perf" -o size=1g
 # berthd's state on its own tmpfs under the work dir (perf data stays readable after).
-mkdir -p "$work/s" && mount -t tmpfs tmpfs "$work/s" && mkdir -p "$work/s/data" "$work/s/exec"
+mkdir -p "$work/s" && mount -t tmpfs tmpfs "$work/s"
 ip link set lo up
-sock="$work/s/exec/berth.sock"
-"$bin/berthd" --data-root "$work/s/data" --exec-root "$work/s/exec" -H "unix://$sock" \
-  2>"$work/berthd.log" &
-daemon=$!
-for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
-b() { "$bin/berth" -H "unix://$sock" "$@"; }
-"$here/scripts/busybox-image.sh" "$work/busybox.tar" >/dev/null
-b image import "$work/busybox.tar" busybox >/dev/null
+# shellcheck source=bench/berthd-up.sh
+. "$here/bench/berthd-up.sh"
+berthd_up "$bin" "$work/s"
 b network create app >/dev/null
 
 perf_pid=""

@@ -41,14 +41,9 @@ work=$(mktemp -d /tmp/berth-bench.XXXXXX)
 mount -t tmpfs tmpfs "$work"
 mkdir -p "$work/data" "$work/exec"
 ip link set lo up
-sock="$work/exec/berth.sock"
-"$bin/berthd" --data-root "$work/data" --exec-root "$work/exec" -H "unix://$sock" 2>"$work/berthd.log" &
-daemon=$!
-trap 'kill "$daemon" 2>/dev/null || true' EXIT
-for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
-b() { "$bin/berth" -H "unix://$sock" "$@"; }
-"$here/scripts/busybox-image.sh" "$work/busybox.tar" >/dev/null
-b image import "$work/busybox.tar" busybox >/dev/null
+# shellcheck source=bench/berthd-up.sh
+. "$here/bench/berthd-up.sh"
+berthd_up "$bin" "$work"
 
 now() { date +%s%N; }
 # time_ms CMD... : prints the command's wall time in ms (3 decimals).

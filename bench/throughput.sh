@@ -94,14 +94,9 @@ at_remote ip addr add 198.51.100.2/24 dev eth0
 at_remote ip link set eth0 up
 at_remote ip route add default via 198.51.100.1
 
-sock="$work/exec/berth.sock"
-"$bin/berthd" --data-root "$work/data" --exec-root "$work/exec" -H "unix://$sock" 2>"$work/berthd.log" &
-daemon=$!
-trap 'kill "$daemon" 2>/dev/null || true' EXIT
-for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
-b() { "$bin/berth" -H "unix://$sock" "$@"; }
-"$here/scripts/busybox-image.sh" "$work/busybox.tar" >/dev/null
-b image import "$work/busybox.tar" busybox >/dev/null
+# shellcheck source=bench/berthd-up.sh
+. "$here/bench/berthd-up.sh"
+berthd_up "$bin" "$work"
 
 b network create app >/dev/null
 b run -d --name srv --network app -p 8080:5201 busybox sleep 1d >/dev/null
