@@ -107,20 +107,18 @@ pub fn start(shim_path: &std::path::Path, spec: &ContainerSpec) -> crate::Result
     let shim_log = state.join(SHIM_LOG_FILE);
     let log =
         fs::File::create(&shim_log).map_err(io_err(format!("create {}", shim_log.display())))?;
-    let mut child = Command::new(shim_path)
-        .arg("run")
-        .arg(&spec_path)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(log)
-        .spawn()
+    let (report_r, report_w) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| RuntimeError::Errno {
+            op: "create the shim's report pipe".into(),
+            source: e,
+        })?;
+    let launched = crate::spawner::launch(shim_path, &spec_path, report_w, log.into())
         .map_err(io_err(format!("run the shim {}", shim_path.display())))?;
-    let report = match child.stdout.take() {
-        Some(out) => read_report(out, START_TIMEOUT),
-        None => Err("the shim's stdout was not piped".into()),
-    };
-    // The launcher exits as soon as it has forked the real shim.
-    let _ = child.wait();
+    let report = read_report(report_r, START_TIMEOUT);
+    if let crate::spawner::Launched::Direct(mut launcher) = launched {
+        // The launcher exits as soon as it has forked the real shim.
+        let _ = launcher.wait();
+    }
     let line = report.map_err(|e| {
         kill_shim(state);
         start_error(spec, format!("{e}; see {}", shim_log.display()))
@@ -163,7 +161,7 @@ fn parse_report(spec: &ContainerSpec, line: &str, shim_log: &Path) -> crate::Res
 }
 
 /// Reads the shim's report until it closes the pipe, for at most `timeout`.
-fn read_report(out: std::process::ChildStdout, timeout: Duration) -> Result<String, String> {
+fn read_report(out: std::os::fd::OwnedFd, timeout: Duration) -> Result<String, String> {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     let deadline = Instant::now() + timeout;
     let mut text = Vec::new();

@@ -5,6 +5,7 @@ pub mod container;
 mod fsutil;
 pub mod image;
 pub mod shim;
+pub mod spawner;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use berth_runtime::container::{self, ContainerSpec, Started, Status};
 use berth_runtime::RuntimeError;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
 
 use crate::fixture::{
     check, processes_mentioning, read_log, run_to_end, stdout_of, wait_exited, Fixture,
@@ -292,4 +294,45 @@ pub fn container_survives_its_starter_being_killed(fx: &Fixture) -> Result<(), S
     })?;
     let (code, _) = wait_exited(&spec.state_dir)?;
     check(code == 137, || format!("exit {code}"))
+}
+
+/// Starts go through one `berth-shim spawner` that holds only its socket and stdio; a
+/// spawner that was killed is replaced at the next start, and a spawner whose daemon has gone
+/// exits (the starter test's spawner lost its starter just before this test).
+pub fn starts_go_through_one_lean_spawner(fx: &Fixture) -> Result<(), String> {
+    run_to_end(fx, &fx.spec("spawned1", &["true"]))?;
+    let first = berth_runtime::spawner::spawner_pid().ok_or("no spawner after a start")?;
+    let cmdline = std::fs::read(format!("/proc/{first}/cmdline")).unwrap_or_default();
+    check(cmdline.ends_with(b"spawner\0"), || {
+        format!("pid {first} is {:?}", String::from_utf8_lossy(&cmdline))
+    })?;
+    let fds: Vec<String> = std::fs::read_dir(format!("/proc/{first}/fd"))
+        .map_err(|e| e.to_string())?
+        .flatten()
+        .map(|e| {
+            std::fs::read_link(e.path()).map_or_else(|e| e.to_string(), |l| l.display().to_string())
+        })
+        .collect();
+    // stdin (/dev/null), stdout, stderr and the socket.
+    check(fds.len() <= 4, || format!("the spawner holds {fds:?}"))?;
+    run_to_end(fx, &fx.spec("spawned2", &["true"]))?;
+    check(berth_runtime::spawner::spawner_pid() == Some(first), || {
+        "a second start did not reuse the spawner".into()
+    })?;
+    kill(Pid::from_raw(first as i32), Signal::SIGKILL).map_err(|e| e.to_string())?;
+    let (code, out) = run_to_end(fx, &fx.spec("spawned3", &["echo", "after"]))?;
+    check(code == 0 && out == ["after\n"], || {
+        format!("start after the spawner was killed: {code} {out:?}")
+    })?;
+    let second = berth_runtime::spawner::spawner_pid().ok_or("no spawner after the kill")?;
+    check(second != first, || {
+        "the killed spawner was not replaced".into()
+    })?;
+    let others: Vec<i32> = processes_mentioning("spawner")
+        .into_iter()
+        .filter(|p| *p != second as i32)
+        .collect();
+    check(others.is_empty(), || {
+        format!("spawners left without their starter: {others:?}")
+    })
 }

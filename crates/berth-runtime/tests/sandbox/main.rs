@@ -50,6 +50,10 @@ const TESTS: &[(&str, TestFn)] = &[
         containers::container_survives_its_starter_being_killed,
     ),
     (
+        "starts_go_through_one_lean_spawner",
+        containers::starts_go_through_one_lean_spawner,
+    ),
+    (
         "archive_image_runs_with_its_config",
         images::archive_image_runs_with_its_config,
     ),
