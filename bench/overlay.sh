@@ -2,12 +2,13 @@
 # Benchmarks Berth's overlay networks (issue 5) on the test harness's cluster: three sandbox
 # hosts on an underlay bridge (192.0.2.0/24), etcd on the underlay, berthd on each host.
 #
-#   bench/overlay.sh [--adds N] [--seconds S] [--reps N] [--out FILE]
+#   bench/overlay.sh [--adds N] [--seconds S] [--reps N] [--link-gbit G] [--out FILE]
 #
 # In one run (release binaries, see tests/src/bin/berth-bench-overlay.rs):
 #   - iperf3 host 1 -> host 2 over the underlay and container -> container across the two
 #     hosts over an overlay, S seconds (default 5), N rounds (default 3) alternating; the
-#     ratio overlay / underlay (target >= 0.9);
+#     ratio overlay / underlay (target >= 0.9); then the same rounds again with every
+#     underlay link shaped to G Gbit/s (default 10, a common NIC; 0 skips them);
 #   - for N containers (default 100): from `berth run -d` returning on host 1 until host 2
 #     resolves the name through 127.0.0.11 and until it answers an echo (target <= 100 ms).
 # Everything runs inside a throwaway network, mount and pid namespace (the harness's own
@@ -16,12 +17,13 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
-adds=100 seconds=5 reps=3 out=""
+adds=100 seconds=5 reps=3 link=10 out=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --adds) adds=$2; shift ;;
     --seconds) seconds=$2; shift ;;
     --reps) reps=$2; shift ;;
+    --link-gbit) link=$2; shift ;;
     --out) out=$2; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
@@ -31,6 +33,7 @@ done
 [ "$adds" -ge 1 ] && [ "$adds" -le 500 ] || { echo "--adds must be 1..500" >&2; exit 2; }
 [ "$seconds" -ge 1 ] && [ "$seconds" -le 30 ] || { echo "--seconds must be 1..30" >&2; exit 2; }
 [ "$reps" -ge 1 ] && [ "$reps" -le 10 ] || { echo "--reps must be 1..10" >&2; exit 2; }
+[ "$link" -ge 0 ] && [ "$link" -le 400 ] || { echo "--link-gbit must be 0..400" >&2; exit 2; }
 
 [ "$(id -u)" = 0 ] || { echo "run as root (it creates namespaces)" >&2; exit 1; }
 command -v nft >/dev/null && [ -x /bin/busybox ] && [ -x /usr/bin/etcd ] || {
@@ -50,4 +53,4 @@ mkdir -p "$(dirname "$out")"
 export BERTH_BIN_DIR="${CARGO_TARGET_DIR:-$here/target}/release"
 exec timeout -k 10 900 unshare --net --mount --pid --fork --propagation private --mount-proc \
   --kill-child -- "$BERTH_BIN_DIR/berth-bench-overlay" --out "$out" --adds "$adds" \
-  --seconds "$seconds" --reps "$reps"
+  --seconds "$seconds" --reps "$reps" --link-gbit "$link"

@@ -103,6 +103,17 @@ impl KernelRef {
         }
     }
 
+    /// The underlay's links, as (namespace, device) on each end: the bridge's ports to the
+    /// hosts and the hosts' `eth0`.
+    pub fn links(&self) -> Vec<(PathBuf, String)> {
+        vec![
+            (self.netns("U"), "h1".into()),
+            (self.netns("U"), "h2".into()),
+            (self.netns("H1"), "eth0".into()),
+            (self.netns("H2"), "eth0".into()),
+        ]
+    }
+
     /// Container 1 → container 2 (10.50.0.3) over the reference's VXLAN.
     pub fn overlay(&self) -> Ends {
         Ends {

@@ -42,6 +42,8 @@ pub struct Args {
     adds: usize,
     pub seconds: u64,
     pub reps: usize,
+    /// A second set of rounds with the underlay's links shaped to this many Gbit/s.
+    pub link_gbit: Option<u32>,
 }
 
 fn parse_args() -> Result<Args> {
@@ -50,6 +52,7 @@ fn parse_args() -> Result<Args> {
         adds: 100,
         seconds: 5,
         reps: 3,
+        link_gbit: Some(10),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -59,7 +62,14 @@ fn parse_args() -> Result<Args> {
             "--adds" => a.adds = value.parse().context("--adds is not a number")?,
             "--seconds" => a.seconds = value.parse().context("--seconds is not a number")?,
             "--reps" => a.reps = value.parse().context("--reps is not a number")?,
-            _ => bail!("usage: berth-bench-overlay --out FILE [--adds N] [--seconds S] [--reps N]"),
+            "--link-gbit" => {
+                let g: u32 = value.parse().context("--link-gbit is not a number")?;
+                a.link_gbit = (g > 0).then_some(g);
+            }
+            _ => bail!(
+                "usage: berth-bench-overlay --out FILE [--adds N] [--seconds S] [--reps N] \
+                 [--link-gbit G (0: none)]"
+            ),
         }
     }
     ensure!(!a.out.as_os_str().is_empty(), "--out FILE is required");
@@ -67,6 +77,10 @@ fn parse_args() -> Result<Args> {
     ensure!((1..=500).contains(&a.adds), "--adds must be 1..=500");
     ensure!((1..=30).contains(&a.seconds), "--seconds must be 1..=30");
     ensure!((1..=10).contains(&a.reps), "--reps must be 1..=10");
+    ensure!(
+        a.link_gbit.is_none_or(|g| g <= 400),
+        "--link-gbit must be 0..=400"
+    );
     Ok(a)
 }
 

@@ -9,7 +9,7 @@ use berth_tests::cluster::host_ip;
 use berth_tests::{bins, cmd};
 
 use crate::appear::{Add, GIVE_UP, POLL, STALL};
-use crate::throughput::{Iperf, Throughput};
+use crate::throughput::{Iperf, Phase, Throughput};
 use crate::{Args, NET, SUBNET};
 
 const TARGET_RATIO: f64 = 0.9;
@@ -117,6 +117,35 @@ fn throughput_section(s: &mut String, args: &Args, t: &Throughput) {
         host_ip(2),
         t.srv_ip
     );
+    for p in &t.phases {
+        phase_section(s, p);
+    }
+}
+
+fn phase_section(s: &mut String, t: &Phase) {
+    match t.link_gbit {
+        None => {
+            let _ = writeln!(
+                s,
+                "### Underlay links unshaped (veths: only the CPU limits them)\n\n\
+                 Both hosts, both iperf3 ends and all the kernel's work share the machine's \
+                 cores, so this measures what each path costs in CPU: VXLAN's encapsulation \
+                 and the second bridge on each side cost more per byte than the underlay's \
+                 plain veth, whoever builds it (see the reference).\n"
+            );
+        }
+        Some(g) => {
+            let _ = writeln!(
+                s,
+                "### Underlay links at {g} Gbit/s\n\n\
+                 The same paths, after every underlay link (each host's `eth0` and each \
+                 bridge port facing a host, in the cluster and in the reference) got a line \
+                 rate of {g} Gbit/s with `tc tbf` (1 MB bucket), as a NIC has: what a user \
+                 with such a network sees. VXLAN's 50 bytes a packet cap the ratio at \
+                 1398 / 1448 = 0.97 (TCP payload per full-size packet, overlay / underlay).\n"
+            );
+        }
+    }
     let _ = writeln!(
         s,
         "| round | path | Gbit/s | 1-s intervals min-max | retransmits | \

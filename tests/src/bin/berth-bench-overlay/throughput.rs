@@ -41,12 +41,19 @@ pub struct Round {
     pub ref_overlay: Iperf,
 }
 
-pub struct Throughput {
+/// The rounds run with the underlay's links as they are (veths: only the CPU limits them)
+/// or with every underlay link shaped to `link_gbit` Gbit/s, as a NIC's line rate would.
+pub struct Phase {
+    pub link_gbit: Option<u32>,
     pub rounds: Vec<Round>,
+}
+
+pub struct Throughput {
+    pub phases: Vec<Phase>,
     pub srv_ip: String,
 }
 
-impl Throughput {
+impl Phase {
     /// The mean Gbit/s of one path over the rounds.
     pub fn mean(&self, path: impl Fn(&Round) -> &Iperf) -> f64 {
         let sum: f64 = self.rounds.iter().map(|r| path(r).gbps).sum();
@@ -114,30 +121,67 @@ pub fn throughput(c: &Cluster, args: &Args) -> Result<Throughput> {
         .prefix("berth-bench-overlay-")
         .tempdir()?;
     let run = |e: &Ends| iperf(e, args.seconds, logs.path());
-    let mut rounds = Vec::new();
-    // The paths alternate, so load from elsewhere on the machine hits them alike.
-    for k in 1..=args.reps {
-        eprintln!("overlay bench: iperf3 round {k}/{} ...", args.reps);
-        let r = Round {
-            underlay: run(&underlay)?,
-            overlay: run(&overlay)?,
-            ref_underlay: run(&ref_underlay)?,
-            ref_overlay: run(&ref_overlay)?,
-        };
-        for (path, i) in [
-            ("underlay", &r.underlay),
-            ("overlay", &r.overlay),
-            ("reference underlay", &r.ref_underlay),
-            ("reference overlay", &r.ref_overlay),
-        ] {
-            eprintln!(
-                "  {path}: {:.2} Gbit/s, per second {:.2?}",
-                i.gbps, i.intervals
-            );
+    let mut phases = Vec::new();
+    let mut links = vec![None];
+    links.extend(args.link_gbit.map(Some));
+    for link_gbit in links {
+        if let Some(g) = link_gbit {
+            shape_underlay(c, &kref, g)?;
         }
-        rounds.push(r);
+        let mut rounds = Vec::new();
+        // The paths alternate, so load from elsewhere on the machine hits them alike.
+        for k in 1..=args.reps {
+            eprintln!(
+                "overlay bench: iperf3 round {k}/{} (link {}) ...",
+                args.reps,
+                link_gbit.map_or("unshaped".into(), |g| format!("{g} Gbit/s"))
+            );
+            let r = Round {
+                underlay: run(&underlay)?,
+                overlay: run(&overlay)?,
+                ref_underlay: run(&ref_underlay)?,
+                ref_overlay: run(&ref_overlay)?,
+            };
+            for (path, i) in [
+                ("underlay", &r.underlay),
+                ("overlay", &r.overlay),
+                ("reference underlay", &r.ref_underlay),
+                ("reference overlay", &r.ref_overlay),
+            ] {
+                eprintln!(
+                    "  {path}: {:.2} Gbit/s, per second {:.2?}",
+                    i.gbps, i.intervals
+                );
+            }
+            rounds.push(r);
+        }
+        phases.push(Phase { link_gbit, rounds });
     }
-    Ok(Throughput { rounds, srv_ip })
+    Ok(Throughput { phases, srv_ip })
+}
+
+/// Gives every underlay link a line rate of `gbit` Gbit/s in both directions, in the
+/// cluster and in the reference alike: a token bucket (tbf) on egress of each host's
+/// `eth0` and of each bridge port facing a host. A 1 MB bucket lets a 64 KB GSO packet
+/// through whole, so what is limited is the rate, not the packet size.
+fn shape_underlay(c: &Cluster, kref: &KernelRef, gbit: u32) -> Result<()> {
+    let tbf = format!("root tbf rate {gbit}gbit burst 1mb latency 2ms");
+    let mut links = vec![
+        (c.underlay_netns(), "h1".to_string()),
+        (c.underlay_netns(), "h2".to_string()),
+        (host_netns(c.host(1))?, "eth0".to_string()),
+        (host_netns(c.host(2))?, "eth0".to_string()),
+    ];
+    links.extend(kref.links());
+    for (netns, dev) in links {
+        let mut t = Command::new("nsenter");
+        t.arg(format!("--net={}", netns.display()))
+            .args(["--", "tc", "qdisc", "replace", "dev", &dev])
+            .args(tbf.split(' '));
+        let out = cmd::run(t, Duration::from_secs(10));
+        ensure!(out.success(), "shaping {dev} with tc tbf failed:\n{out}");
+    }
+    Ok(())
 }
 
 /// Waits until the client's namespace gets an echo reply from the server's address.
