@@ -1,6 +1,7 @@
 //! Daemon configuration, parsed from the command line.
 
 use ipnet::Ipv4Net;
+use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
 #[derive(Clone, Debug, clap::Parser)]
@@ -45,6 +46,30 @@ pub struct DaemonConfig {
     /// `--host-gateway-ip`; default: the default bridge's gateway).
     #[arg(long = "host-gateway-ip")]
     pub host_gateway_ip: Vec<std::net::IpAddr>,
+    /// Inter-container communication on the default bridge (dockerd's `--icc`): `--icc=false`
+    /// makes `bridge` behave as if created with `com.docker.network.bridge.enable_icc=false`.
+    #[arg(long, default_value = "true", value_parser = parse_go_bool, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub icc: bool,
+    /// Masquerade egress of the default bridge (dockerd's `--ip-masq`): `--ip-masq=false` is
+    /// `com.docker.network.bridge.enable_ip_masquerade=false` on `bridge`.
+    #[arg(long = "ip-masq", default_value = "true", value_parser = parse_go_bool, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub ip_masq: bool,
+    /// The host address of the default bridge's published ports when `-p` gives none
+    /// (dockerd's `--ip`; the default bridge's `com.docker.network.bridge.host_binding_ipv4`).
+    #[arg(long = "ip", default_value = "0.0.0.0", value_parser = parse_default_ip)]
+    pub ip: Ipv4Addr,
+    /// The sub-range of the default bridge's subnet its containers get addresses from
+    /// (dockerd's `--fixed-cidr`, e.g. 172.17.1.0/24); host bits are ignored, as dockerd does.
+    #[arg(long = "fixed-cidr", value_parser = parse_fixed_cidr)]
+    pub fixed_cidr: Option<Ipv4Net>,
+    /// Where networks created without `--subnet` get their subnets, repeatable, in order
+    /// (dockerd's `--default-address-pool base=10.10.0.0/16,size=24`). Replaces the built-in
+    /// pools (172.17-31.0.0/16, then 192.168.0.0/16 by /20); without `--bip`, the default
+    /// bridge takes its subnet from them too.
+    #[arg(long = "default-address-pool", value_parser = parse_address_pool)]
+    pub default_address_pools: Vec<AddressPoolSpec>,
     /// The cluster store for overlay networks, e.g. `etcd://192.0.2.10:2379[,...]`.
     #[arg(long)]
     pub cluster_store: Option<String>,
@@ -70,6 +95,100 @@ fn parse_default_mtu(s: &str) -> Result<u32, String> {
     }
 }
 
+/// One `--default-address-pool`: subnets of prefix length `size` carved from `base`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AddressPoolSpec {
+    pub base: Ipv4Net,
+    pub size: u8,
+}
+
+/// Go's `strconv.ParseBool`, which dockerd's boolean flags use.
+fn parse_go_bool(s: &str) -> Result<bool, String> {
+    match s {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
+        _ => Err(format!("invalid boolean {s:?}: expected true or false")),
+    }
+}
+
+/// `--ip`: an IPv4 address (Berth publishes IPv4 ports only).
+fn parse_default_ip(s: &str) -> Result<Ipv4Addr, String> {
+    match s.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(a)) => Ok(a),
+        Ok(std::net::IpAddr::V6(_)) => Err(format!(
+            "invalid default binding address {s:?}: Berth publishes IPv4 ports only; give an \
+             IPv4 address of this host, e.g. 127.0.0.1 (0.0.0.0: every address)"
+        )),
+        Err(_) => Err(format!(
+            "invalid default binding address {s:?}: expected an IPv4 address, e.g. 127.0.0.1"
+        )),
+    }
+}
+
+/// A CIDR as Go's `net.ParseCIDR` takes it: host bits allowed, then masked off.
+fn parse_cidr(what: &str, s: &str, example: &str) -> Result<Ipv4Net, String> {
+    s.trim()
+        .parse::<Ipv4Net>()
+        .map(|n| n.trunc())
+        .map_err(|e| format!("invalid {what} {s:?}: {e} (expected an IPv4 CIDR, e.g. {example})"))
+}
+
+fn parse_fixed_cidr(s: &str) -> Result<Ipv4Net, String> {
+    parse_cidr("fixed-cidr", s, "172.17.1.0/24")
+}
+
+/// `base=CIDR,size=N` (keys in any case, as dockerd's `PoolsOpt`); `size` at least the base's
+/// prefix length and at most /30 (a gateway and one container).
+fn parse_address_pool(s: &str) -> Result<AddressPoolSpec, String> {
+    let (mut base, mut size) = (None, None);
+    for field in s.split(',') {
+        let Some((key, value)) = field.split_once('=') else {
+            return Err(format!(
+                "invalid default address pool {s:?}: field {field:?} must be a key=value pair \
+                 (expected base=10.10.0.0/16,size=24)"
+            ));
+        };
+        match key.trim().to_ascii_lowercase().as_str() {
+            "base" => {
+                base = Some(parse_cidr(
+                    "default address pool base",
+                    value,
+                    "10.10.0.0/16",
+                )?)
+            }
+            "size" => {
+                size = Some(value.trim().parse::<u8>().map_err(|_| {
+                    format!(
+                        "invalid default address pool {s:?}: size {value:?} must be a prefix \
+                         length, e.g. 24"
+                    )
+                })?)
+            }
+            other => {
+                return Err(format!(
+                    "invalid default address pool {s:?}: unexpected key {other:?} \
+                     (expected base and size)"
+                ))
+            }
+        }
+    }
+    let (Some(base), Some(size)) = (base, size) else {
+        return Err(format!(
+            "invalid default address pool {s:?}: both base and size are required, e.g. \
+             base=10.10.0.0/16,size=24"
+        ));
+    };
+    if size < base.prefix_len() || size > berth_core::ipam::MAX_PREFIX_LEN {
+        return Err(format!(
+            "invalid default address pool {s:?}: size /{size} must be from /{} (the base's) \
+             to /{}",
+            base.prefix_len(),
+            berth_core::ipam::MAX_PREFIX_LEN
+        ));
+    }
+    Ok(AddressPoolSpec { base, size })
+}
+
 impl DaemonConfig {
     /// The socket path from `-H unix://...`.
     pub fn socket_path(&self) -> anyhow::Result<PathBuf> {
@@ -91,6 +210,23 @@ impl DaemonConfig {
             anyhow::anyhow!("invalid --bip {bip:?}: {e} (expected e.g. 172.17.0.1/16)")
         })?;
         Ok(Some((net.addr(), net.trunc())))
+    }
+
+    /// Checks the flags that depend on each other, before anything is created: `--bip`
+    /// parses, and `--fixed-cidr` lies within its subnet (dockerd refuses the default
+    /// bridge's sub-pool outside its pool the same way, and does not start).
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let bip = self.default_bridge()?;
+        if let (Some((gw, subnet)), Some(fixed)) = (bip, self.fixed_cidr) {
+            if !subnet.contains(&fixed) {
+                anyhow::bail!(
+                    "invalid --fixed-cidr {fixed}: it is not within the default bridge's subnet \
+                     {subnet} (from --bip {gw}/{}); give a sub-range of {subnet}, or change --bip",
+                    subnet.prefix_len()
+                );
+            }
+        }
+        Ok(())
     }
 
     pub fn shim_path(&self) -> PathBuf {
@@ -157,5 +293,121 @@ mod tests {
         let none = DaemonConfig::try_parse_from(["berthd"]).unwrap();
         assert!(none.dns_search.is_empty() && none.dns_opt.is_empty());
         assert!(none.host_gateway_ip.is_empty());
+    }
+
+    fn parse(args: &[&str]) -> Result<DaemonConfig, String> {
+        let mut all = vec!["berthd"];
+        all.extend_from_slice(args);
+        DaemonConfig::try_parse_from(all).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn bridge_flags_default_as_dockerd() {
+        let c = parse(&[]).unwrap();
+        assert!(c.icc && c.ip_masq);
+        assert_eq!(c.ip, Ipv4Addr::UNSPECIFIED);
+        assert_eq!(c.fixed_cidr, None);
+        assert!(c.default_address_pools.is_empty());
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn boolean_flags_take_gos_words_after_an_equals_sign() {
+        for (arg, want) in [
+            ("--icc=false", false),
+            ("--icc=0", false),
+            ("--icc=True", true),
+            ("--icc", true),
+        ] {
+            assert_eq!(parse(&[arg]).unwrap().icc, want, "{arg}");
+        }
+        assert!(!parse(&["--ip-masq=false"]).unwrap().ip_masq);
+        let e = parse(&["--icc=maybe"]).unwrap_err();
+        assert!(e.contains("maybe") && e.contains("--icc"), "{e}");
+    }
+
+    #[test]
+    fn ip_is_an_ipv4_address() {
+        assert_eq!(
+            parse(&["--ip", "127.0.0.1"]).unwrap().ip,
+            Ipv4Addr::LOCALHOST
+        );
+        let e = parse(&["--ip", "::1"]).unwrap_err();
+        assert!(e.contains("IPv4 ports only") && e.contains("::1"), "{e}");
+        let e = parse(&["--ip", "localhost"]).unwrap_err();
+        assert!(e.contains("\"localhost\"") && e.contains("--ip"), "{e}");
+    }
+
+    #[test]
+    fn fixed_cidr_masks_host_bits_and_must_lie_within_bip() {
+        let c = parse(&["--bip", "192.168.1.5/24", "--fixed-cidr", "192.168.1.5/25"]).unwrap();
+        assert_eq!(c.fixed_cidr, Some("192.168.1.0/25".parse().unwrap()));
+        c.validate().unwrap();
+        let c = parse(&["--bip", "192.168.1.5/24", "--fixed-cidr", "10.0.0.0/24"]).unwrap();
+        let e = c.validate().unwrap_err().to_string();
+        assert!(
+            e.contains("--fixed-cidr 10.0.0.0/24") && e.contains("192.168.1.0/24"),
+            "{e}"
+        );
+        let c = parse(&["--bip", "192.168.1.5/24", "--fixed-cidr", "192.168.0.0/16"]).unwrap();
+        assert!(c.validate().is_err());
+        let e = parse(&["--fixed-cidr", "10.0.0/24"]).unwrap_err();
+        assert!(
+            e.contains("invalid fixed-cidr") && e.contains("10.0.0/24"),
+            "{e}"
+        );
+        // No --bip: placed when the default bridge is planned (engine::default_bridge).
+        parse(&["--fixed-cidr", "10.9.0.0/24"])
+            .unwrap()
+            .validate()
+            .unwrap();
+        let e = parse(&["--bip", "nope", "--fixed-cidr", "10.9.0.0/24"])
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        assert!(e.to_string().contains("invalid --bip"), "{e}");
+    }
+
+    #[test]
+    fn default_address_pools_parse_repeat_and_are_checked() {
+        let c = parse(&[
+            "--default-address-pool",
+            "base=10.10.0.0/16,size=24",
+            "--default-address-pool",
+            "SIZE=26,Base=10.20.0.0/16",
+        ])
+        .unwrap();
+        assert_eq!(
+            c.default_address_pools,
+            [
+                AddressPoolSpec {
+                    base: "10.10.0.0/16".parse().unwrap(),
+                    size: 24
+                },
+                AddressPoolSpec {
+                    base: "10.20.0.0/16".parse().unwrap(),
+                    size: 26
+                }
+            ]
+        );
+        for (bad, says) in [
+            ("base=10.10.0.0/16", "both base and size"),
+            ("size=24", "both base and size"),
+            ("base=10.10.0.0/16,size=x", "size \"x\""),
+            ("base=10.10.0.0/16,size=8", "size /8"),
+            ("base=10.10.0.0/16,size=31", "size /31"),
+            ("base=10.10.0.0,size=24", "10.10.0.0"),
+            (
+                "base=10.10.0.0/16,size=24,scope=local",
+                "unexpected key \"scope\"",
+            ),
+            ("10.10.0.0/16", "key=value"),
+        ] {
+            let e = parse(&["--default-address-pool", bad]).unwrap_err();
+            assert!(
+                e.contains("--default-address-pool") && e.contains(says),
+                "{bad}: {e}"
+            );
+        }
     }
 }

@@ -5,9 +5,28 @@
 use crate::error::{EngineError, Result};
 use berth_core::firewall::BridgeOptions;
 use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
 
 pub const OPT_BRIDGE_NAME: &str = "com.docker.network.bridge.name";
 pub const OPT_MTU: &str = "com.docker.network.driver.mtu";
+/// The host address of the network's published ports when `-p` gives none (the default
+/// bridge's comes from dockerd's `--ip`).
+pub const OPT_HOST_BINDING_IPV4: &str = "com.docker.network.bridge.host_binding_ipv4";
+
+/// `com.docker.network.bridge.host_binding_ipv4`: an IPv4 address, 0.0.0.0 for every one
+/// (absent: 0.0.0.0). Docker also takes an IPv6 address here; Berth publishes IPv4 ports only,
+/// so one is refused rather than leaving `-p 8080:80` unpublished.
+pub fn host_binding_ipv4(opts: &BTreeMap<String, String>) -> Result<Ipv4Addr> {
+    let Some(value) = opts.get(OPT_HOST_BINDING_IPV4) else {
+        return Ok(Ipv4Addr::UNSPECIFIED);
+    };
+    value.trim().parse::<Ipv4Addr>().map_err(|_| {
+        EngineError::Invalid(format!(
+            "invalid value {value:?} for option {OPT_HOST_BINDING_IPV4}: expected an IPv4 \
+             address (e.g. 127.0.0.1; 0.0.0.0 for every address; Berth publishes IPv4 ports only)"
+        ))
+    })
+}
 
 /// `com.docker.network.driver.mtu`: Docker takes an integer from 0 to 2⁶³ − 1; 0 leaves the
 /// kernel's default. Whether the kernel accepts the value is the kernel's to say, when the
@@ -45,6 +64,7 @@ pub fn parse(
     };
     let options =
         BridgeOptions::parse(opts, internal).map_err(|e| EngineError::Invalid(e.to_string()))?;
+    host_binding_ipv4(opts)?;
     Ok((mtu, options))
 }
 
@@ -125,5 +145,25 @@ mod tests {
         .is_ok());
         let e = err(&[("com.docker.network.bridge.enable_icc", "maybe")], false);
         assert!(e.to_string().contains("\"maybe\""), "{e}");
+        for bad in ["localhost", "::1", "10.0.0.300"] {
+            let e = err(&[(OPT_HOST_BINDING_IPV4, bad)], false);
+            assert_eq!(e.status(), 400);
+            assert!(
+                e.to_string().contains(&format!("{bad:?}"))
+                    && e.to_string().contains(OPT_HOST_BINDING_IPV4),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn host_binding_defaults_to_every_address() {
+        assert_eq!(
+            host_binding_ipv4(&opts(&[])).unwrap(),
+            Ipv4Addr::UNSPECIFIED
+        );
+        let o = opts(&[(OPT_HOST_BINDING_IPV4, "127.0.0.1")]);
+        assert_eq!(host_binding_ipv4(&o).unwrap(), Ipv4Addr::LOCALHOST);
+        assert!(parse(&o, false, 1500).is_ok());
     }
 }

@@ -128,7 +128,13 @@ impl Engine {
             .find(|e| e.default_route)
             .or(endpoints.first());
         if let Some(ep) = carrier {
-            let mappings = super::ports::plan(inner, c, ep.ipv4, self.bridge.fw.as_ref())?;
+            // A binding without a host address goes to the carrier network's default one.
+            let default_ip = match nets.iter().find(|n| n.id == ep.network) {
+                Some(n) => crate::driver::bridge_options::host_binding_ipv4(&n.options)?,
+                None => std::net::Ipv4Addr::UNSPECIFIED,
+            };
+            let mappings =
+                super::ports::plan(inner, c, ep.ipv4, default_ip, self.bridge.fw.as_ref())?;
             if !mappings.is_empty() {
                 self.bridge.fw.publish(&mappings)?;
                 applied.published = mappings;

@@ -3,8 +3,10 @@
 //! One mutex guards the in-memory state; each operation holds it while it changes the kernel,
 //! so operations on networks and containers are serialized (each is a few milliseconds).
 
+mod address_pools;
 mod connect;
 pub mod containers;
+mod default_bridge;
 mod dns;
 mod exec;
 mod files;

@@ -210,7 +210,10 @@ impl Engine {
                     .into_iter()
                     .filter(|r| r.prefix_len() > 0),
             );
-            let subnet = ipam::choose_subnet(&ipam::default_pool_subnets(), &in_use)?;
+            let subnet = match self.cfg.default_address_pools.as_slice() {
+                [] => ipam::choose_subnet(&ipam::default_pool_subnets(), &in_use)?,
+                pools => super::address_pools::first_free(pools, &in_use)?,
+            };
             return Ok((IpamConfig::new(subnet, None, None)?, false));
         };
         let cfg = IpamConfig::new(subnet, req.gateway, req.ip_range)?;

@@ -23,10 +23,17 @@ fn invalid(msg: String) -> EngineError {
     EngineError::Invalid(msg)
 }
 
-/// Docker's `{"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}`. IPv6 host addresses are
-/// skipped (Berth is IPv4-only for now). Consecutive single ports with the same offset are
-/// merged back into ranges, so `-p 9000-9010:9000-9010` is one mapping.
+/// Docker's `{"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}`, a binding without `HostIp` on
+/// every address. See [`parse_bindings_on`].
 pub fn parse_bindings(v: &Value) -> Result<Vec<PortSpec>> {
+    parse_bindings_on(v, Ipv4Addr::UNSPECIFIED)
+}
+
+/// The bindings, a binding without `HostIp` on `default_ip` (the network's
+/// `host_binding_ipv4`, the default bridge's from `--ip`). IPv6 host addresses are skipped
+/// (Berth is IPv4-only for now). Consecutive single ports with the same offset are merged back
+/// into ranges, so `-p 9000-9010:9000-9010` is one mapping.
+pub fn parse_bindings_on(v: &Value, default_ip: Ipv4Addr) -> Result<Vec<PortSpec>> {
     let mut specs = Vec::new();
     let Some(obj) = v.as_object() else {
         return Ok(specs);
@@ -42,7 +49,7 @@ pub fn parse_bindings(v: &Value) -> Result<Vec<PortSpec>> {
         for b in bindings.as_array().map(Vec::as_slice).unwrap_or(&[]) {
             let ip = b["HostIp"].as_str().unwrap_or("");
             let host_ip = match ip {
-                "" => Ipv4Addr::UNSPECIFIED,
+                "" => default_ip,
                 s if s.contains(':') => continue,
                 s => s
                     .parse()
@@ -116,15 +123,17 @@ fn published_by_others<'a>(inner: &'a Inner, except: &str) -> Vec<(PortMapping, 
         .collect()
 }
 
-/// Turns the container's bindings into mappings to `container_ip`: host ports chosen for
-/// `-p 80`, conflicts with other containers and with host processes refused.
+/// Turns the container's bindings into mappings to `container_ip`: a binding without a host
+/// address on `default_ip`, host ports chosen for `-p 80`, conflicts with other containers and
+/// with host processes refused.
 pub fn plan(
     inner: &Inner,
     c: &Container,
     container_ip: Ipv4Addr,
+    default_ip: Ipv4Addr,
     fw: &dyn Firewall,
 ) -> Result<Vec<PortMapping>> {
-    let specs = parse_bindings(&c.host_config.port_bindings)?;
+    let specs = parse_bindings_on(&c.host_config.port_bindings, default_ip)?;
     let others = published_by_others(inner, c.id.as_str());
     let mut taken: Vec<PortMapping> = others.iter().map(|(m, _)| *m).collect();
     let mut out = Vec::new();

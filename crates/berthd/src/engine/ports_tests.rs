@@ -235,7 +235,13 @@ fn plan_for(
     fw: &FakeFirewall,
     bindings: Value,
 ) -> crate::error::Result<Vec<PortMapping>> {
-    plan(inner, &container("new", bindings), IP, fw)
+    plan(
+        inner,
+        &container("new", bindings),
+        IP,
+        Ipv4Addr::UNSPECIFIED,
+        fw,
+    )
 }
 
 #[track_caller]
@@ -344,7 +350,7 @@ fn stopped_containers_and_the_container_itself_hold_nothing() {
     me.state.status = Status::Running;
     me.published = m.iter().map(Published::from).collect();
     inner.containers.insert(me.id.clone(), me.clone());
-    plan(&inner, &me, IP, &fw).unwrap();
+    plan(&inner, &me, IP, Ipv4Addr::UNSPECIFIED, &fw).unwrap();
 }
 
 #[test]
@@ -451,4 +457,29 @@ fn a_host_pool_ending_at_65535_can_take_65535() {
     )
     .unwrap();
     assert_eq!(got[0].host_port, r(65535, 65535));
+}
+
+#[test]
+fn bindings_without_a_host_address_take_the_networks_default() {
+    let inner = Inner::default();
+    let fw = FakeFirewall::default();
+    let bindings = json!({
+        "80/tcp": [{"HostPort": "8080"}],
+        "53/udp": [{"HostIp": "0.0.0.0", "HostPort": "5353"}],
+    });
+    let local = Ipv4Addr::LOCALHOST;
+    let got = plan(&inner, &container("new", bindings), IP, local, &fw).unwrap();
+    let host_of = |port: u16| {
+        got.iter()
+            .find(|m| m.container_port.start == port)
+            .map(|m| m.host_ip)
+    };
+    assert_eq!(host_of(80), Some(local), "{got:?}");
+    // An address given with -p stays, 0.0.0.0 included.
+    assert_eq!(host_of(53), Some(Ipv4Addr::UNSPECIFIED), "{got:?}");
+    assert_eq!(
+        super::ports::parse_bindings_on(&json!({"80/tcp": [{"HostIp": ""}]}), local).unwrap()[0]
+            .host_ip,
+        local
+    );
 }

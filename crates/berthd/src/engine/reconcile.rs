@@ -2,6 +2,7 @@
 //! (bridges and firewall re-created if missing, stale ones removed), then containers
 //! re-adopted (running ones keep running) or cleaned up.
 
+use super::default_bridge::{self, DefaultBridge};
 use super::Engine;
 use crate::driver::bridge::facts;
 use crate::driver::overlay::overlay_facts;
@@ -9,8 +10,9 @@ use crate::error::Result;
 use crate::model::{now_rfc3339, BridgeConfig, DriverConfig, Network, Status};
 use berth_core::firewall;
 use berth_core::id::{Name, ObjectId};
-use berth_core::ipam::{self, AddressPool, IpamConfig};
+use berth_core::ipam::AddressPool;
 use berth_runtime::container::{self, Status as RtStatus};
+use ipnet::Ipv4Net;
 use std::collections::{BTreeMap, HashSet};
 
 pub const DEFAULT_BRIDGE_IFNAME: &str = "berth0";
@@ -29,20 +31,7 @@ impl Engine {
 
     fn load_networks(&self) -> Result<()> {
         let mut stored = self.store.load_networks()?;
-        let default_ipam = match self
-            .cfg
-            .default_bridge()
-            .map_err(|e| crate::error::EngineError::Invalid(e.to_string()))?
-        {
-            Some((gw, subnet)) => IpamConfig::new(subnet, Some(gw), None)?,
-            None => IpamConfig::new(
-                ipam::DEFAULT_BRIDGE_SUBNET
-                    .parse()
-                    .expect("constant subnet"),
-                None,
-                None,
-            )?,
-        };
+        let default = self.plan_default_bridge(&stored)?;
         for (name, driver) in [
             ("bridge", None),
             ("host", Some(DriverConfig::Host)),
@@ -51,20 +40,28 @@ impl Engine {
             let driver = driver.unwrap_or_else(|| {
                 DriverConfig::Bridge(BridgeConfig {
                     ifname: DEFAULT_BRIDGE_IFNAME.into(),
-                    ipam: default_ipam.clone(),
+                    ipam: default.ipam.clone(),
                     internal: false,
                     mtu: self.cfg.mtu,
                     user_subnet: false,
-                    options: Default::default(),
+                    options: default.options.clone(),
                 })
             });
+            let options = match name {
+                "bridge" => default.shown.clone(),
+                _ => BTreeMap::new(),
+            };
             match stored
                 .iter_mut()
                 .find(|n| n.predefined && n.name.as_str() == name)
             {
-                // `--bip` or `--mtu` may have changed since the last start.
-                Some(n) => n.driver = driver,
-                None => stored.push(predefined(name, driver)),
+                // The daemon's flags (`--bip`, `--mtu`, `--icc`, ...) may have changed since
+                // the last start.
+                Some(n) => {
+                    n.driver = driver;
+                    n.options = options;
+                }
+                None => stored.push(predefined(name, driver, options)),
             }
         }
         let mut inner = self.lock();
@@ -78,6 +75,31 @@ impl Engine {
             inner.networks.insert(n.id.clone(), n);
         }
         Ok(())
+    }
+
+    /// The default bridge as the flags make it. From `--default-address-pool`, its subnet
+    /// avoids the other stored networks and the host's routes, except the route of its own
+    /// previous subnet (on `berth0`, about to be re-addressed).
+    fn plan_default_bridge(&self, stored: &[Network]) -> Result<DefaultBridge> {
+        let previous = stored
+            .iter()
+            .find(|n| n.default_bridge)
+            .and_then(|n| n.driver.bridge())
+            .map(|b| b.ipam.subnet);
+        default_bridge::plan(&self.cfg, || {
+            let mut in_use: Vec<Ipv4Net> = stored
+                .iter()
+                .filter(|n| !n.default_bridge)
+                .filter_map(|n| n.driver.bridge().map(|b| b.ipam.subnet))
+                .collect();
+            in_use.extend(
+                self.net
+                    .routes()?
+                    .into_iter()
+                    .filter(|r| r.prefix_len() > 0 && Some(r.trunc()) != previous),
+            );
+            Ok(in_use)
+        })
     }
 
     /// Bridges and the whole firewall table, as the store says they should be.
@@ -219,7 +241,7 @@ impl Engine {
     }
 }
 
-fn predefined(name: &str, driver: DriverConfig) -> Network {
+fn predefined(name: &str, driver: DriverConfig, options: BTreeMap<String, String>) -> Network {
     Network {
         id: ObjectId::generate(),
         name: Name::try_from(name).expect("predefined names are valid"),
@@ -228,7 +250,7 @@ fn predefined(name: &str, driver: DriverConfig) -> Network {
         driver,
         attachable: false,
         predefined: true,
-        options: BTreeMap::new(),
+        options,
         labels: BTreeMap::new(),
         config_from: None,
     }

@@ -29,6 +29,11 @@ fn fixture() -> Fixture {
         dns_search: vec![],
         dns_opt: vec![],
         host_gateway_ip: vec![],
+        icc: true,
+        ip_masq: true,
+        ip: std::net::Ipv4Addr::UNSPECIFIED,
+        fixed_cidr: None,
+        default_address_pools: vec![],
         cluster_store: None,
         advertise_addr: None,
         cluster_ttl: 10,
@@ -187,4 +192,55 @@ fn networks_survive_a_restart_with_the_same_ids() {
         .map(|n| n.id.clone())
         .collect();
     assert_eq!(bridge_ids, before);
+}
+
+#[test]
+fn bridge_flags_shape_the_default_bridge_and_automatic_subnets_at_each_start() {
+    let f = fixture();
+    let mut cfg = f.engine.cfg.clone();
+    cfg.icc = false;
+    cfg.ip_masq = false;
+    cfg.ip = "127.0.0.1".parse().unwrap();
+    cfg.fixed_cidr = Some("172.17.3.0/24".parse().unwrap());
+    cfg.default_address_pools = vec![crate::config::AddressPoolSpec {
+        base: "10.66.0.0/16".parse().unwrap(),
+        size: 24,
+    }];
+    // A restart with new flags: the stored default bridge follows them.
+    let again = Engine::new(
+        cfg,
+        f.net.clone(),
+        f.fw.clone(),
+        Arc::new(FakeDns::default()),
+    )
+    .unwrap();
+    let bridge = again.network("bridge").unwrap();
+    let b = bridge.driver.bridge().unwrap();
+    // With a fixed-cidr and pools but no --bip, the fixed-cidr is the subnet (dockerd).
+    assert_eq!(b.ipam.subnet.to_string(), "172.17.3.0/24");
+    assert_eq!(b.ipam.ip_range, Some("172.17.3.0/24".parse().unwrap()));
+    assert!(!b.options.icc && !b.options.masquerade);
+    assert_eq!(
+        bridge.options["com.docker.network.bridge.enable_icc"],
+        "false"
+    );
+    assert_eq!(
+        bridge.options["com.docker.network.bridge.host_binding_ipv4"],
+        "127.0.0.1"
+    );
+    let full = f.fw.scripts.lock().unwrap().last().unwrap().clone();
+    assert!(
+        full.contains("no_icc") && full.contains("172.17.3.2-172.17.3.255"),
+        "ICC off for the default bridge: {full}"
+    );
+    let a = again.create_network(req("a")).unwrap();
+    assert_eq!(
+        a.driver.bridge().unwrap().ipam.subnet.to_string(),
+        "10.66.0.0/24"
+    );
+    let b = again.create_network(req("b")).unwrap();
+    assert_eq!(
+        b.driver.bridge().unwrap().ipam.subnet.to_string(),
+        "10.66.1.0/24"
+    );
 }

@@ -1,0 +1,343 @@
+//! Daemon-wide flags that shape the default bridge and automatic subnets, end to end, as
+//! dockerd has them: `--icc=false`, `--ip-masq=false`, `--ip`, `--fixed-cidr`,
+//! `--default-address-pool`, and berthd refusing bad values at start.
+
+use std::time::Duration;
+
+use berth_tests::net::{eventually, fetch_script, host_fetch_script};
+use berth_tests::{Out, Sandbox, INTERNET_IP, UPLINK_IP};
+
+/// A sandbox whose berthd runs with `flags`, with the busybox image.
+#[track_caller]
+fn ready_with(flags: &[&str]) -> Sandbox {
+    let mut sb = Sandbox::new();
+    sb.start_daemon_with(flags);
+    sb.import_busybox();
+    sb
+}
+
+/// busybox httpd on port 80 answering `tag=<tag>` at `/`.
+fn run_web(sb: &Sandbox, name: &str, network: &str, publish: &[&str]) {
+    let script = format!(
+        "mkdir -p /www && echo tag={name} > /www/index.html && exec httpd -f -p 80 -h /www"
+    );
+    let mut args = vec!["--name", name, "--network", network];
+    for p in publish {
+        args.extend(["-p", p]);
+    }
+    args.extend(["busybox", "sh", "-c", &script]);
+    sb.run_d(&args);
+}
+
+fn run_sleeper(sb: &Sandbox, name: &str, network: &str) {
+    sb.run_d(&[
+        "--name",
+        name,
+        "--network",
+        network,
+        "busybox",
+        "sleep",
+        "1d",
+    ]);
+}
+
+fn answered(out: &Out, tag: &str) -> bool {
+    out.stdout.contains(&format!("tag={tag}"))
+}
+
+/// Retries while the server starts; panics unless `tag` answers.
+#[track_caller]
+fn assert_reaches(f: impl FnMut() -> Out, tag: &str, what: &str) {
+    let out = eventually(Duration::from_secs(8), f, |o| answered(o, tag));
+    assert!(
+        answered(&out, tag),
+        "{what}: expected {tag} to answer:\n{out}"
+    );
+}
+
+#[track_caller]
+fn assert_blocked(out: &Out, tag: &str, what: &str) {
+    assert!(!answered(out, tag), "{what}: {tag} must not answer:\n{out}");
+}
+
+fn from_container(sb: &Sandbox, container: &str, ip: &str, port: u16) -> Out {
+    sb.berth(&["exec", container, "sh", "-c", &fetch_script(ip, port)])
+}
+
+fn from_host(sb: &Sandbox, ip: &str, port: u16) -> Out {
+    sb.sh(&host_fetch_script(ip, port))
+}
+
+fn from_internet(sb: &Sandbox, port: u16) -> Out {
+    sb.sh_internet(&host_fetch_script(UPLINK_IP, port))
+}
+
+fn option<'a>(v: &'a serde_json::Value, key: &str) -> &'a str {
+    v["Options"][key].as_str().unwrap_or("<missing>")
+}
+
+fn ipam<'a>(v: &'a serde_json::Value, key: &str) -> &'a str {
+    v["IPAM"]["Config"][0][key].as_str().unwrap_or("<missing>")
+}
+
+/// The address the internet's server saw for a fetch from `container`.
+fn egress_peer(sb: &Sandbox, container: &str) -> String {
+    let out = sb.berth(&[
+        "exec",
+        container,
+        "sh",
+        "-c",
+        &fetch_script(INTERNET_IP, 80),
+    ]);
+    out.stdout
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("peer="))
+        .map(str::to_string)
+        .unwrap_or_else(|| panic!("{container} → internet got no answer:\n{out}"))
+}
+
+#[test]
+fn icc_false_isolates_containers_on_the_default_bridge_only() {
+    let sb = ready_with(&["--icc=false"]);
+    let bridge = sb.network_inspect("bridge");
+    assert_eq!(
+        option(&bridge, "com.docker.network.bridge.enable_icc"),
+        "false",
+        "{bridge:#}"
+    );
+    run_web(&sb, "web", "bridge", &["8080:80"]);
+    run_sleeper(&sb, "peer", "bridge");
+    let web = sb.container_ip("web", "bridge");
+    let gateway = ipam(&bridge, "Gateway").to_string();
+    assert_reaches(|| from_host(&sb, &web, 80), "web", "control: host → web");
+
+    let out = from_container(&sb, "peer", &web, 80);
+    assert_blocked(&out, "web", "peer → web directly on the default bridge");
+    let ping = sb.berth(&["exec", "peer", "ping", "-c1", "-W2", &web]);
+    assert!(!ping.success(), "peer pinged web:\n{ping}");
+    // The gateway stays reachable, and so does web's published port at the host's address.
+    let ping = sb.berth(&["exec", "peer", "ping", "-c1", "-W2", &gateway]);
+    assert!(ping.success(), "peer → gateway {gateway}:\n{ping}");
+    assert_reaches(
+        || from_container(&sb, "peer", UPLINK_IP, 8080),
+        "web",
+        "peer → web's published port at the host's address",
+    );
+
+    // A user-defined network keeps ICC on: the flag is the default bridge's only.
+    sb.berth_ok(&["network", "create", "app"]);
+    run_web(&sb, "web2", "app", &[]);
+    run_sleeper(&sb, "peer2", "app");
+    let web2 = sb.container_ip("web2", "app");
+    let app = sb.network_inspect("app");
+    assert_eq!(
+        option(&app, "com.docker.network.bridge.enable_icc"),
+        "<missing>"
+    );
+    assert_reaches(
+        || from_container(&sb, "peer2", &web2, 80),
+        "web2",
+        "app: peer2 → web2",
+    );
+}
+
+#[test]
+fn ip_masq_false_keeps_the_default_bridges_source_address() {
+    let sb = ready_with(&["--ip-masq=false"]);
+    let bridge = sb.network_inspect("bridge");
+    assert_eq!(
+        option(&bridge, "com.docker.network.bridge.enable_ip_masquerade"),
+        "false"
+    );
+    run_sleeper(&sb, "box", "bridge");
+    let ip = sb.container_ip("box", "bridge");
+    // The underlay host routes the subnet back to the host, so unNATed replies come back.
+    sb.sh_internet(&format!(
+        "ip route add {} via {UPLINK_IP}",
+        ipam(&bridge, "Subnet")
+    ))
+    .ok();
+    assert_eq!(egress_peer(&sb, "box"), ip, "egress of the default bridge");
+    // A user-defined network still masquerades.
+    sb.berth_ok(&["network", "create", "app"]);
+    run_sleeper(&sb, "box2", "app");
+    assert_eq!(egress_peer(&sb, "box2"), UPLINK_IP, "egress of app");
+}
+
+#[test]
+fn ip_sets_the_default_bridges_host_address_and_the_option_a_networks() {
+    let sb = ready_with(&["--ip", "127.0.0.1"]);
+    let bridge = sb.network_inspect("bridge");
+    assert_eq!(
+        option(&bridge, "com.docker.network.bridge.host_binding_ipv4"),
+        "127.0.0.1"
+    );
+    run_web(&sb, "web", "bridge", &["8080:80"]);
+    assert_eq!(
+        sb.berth_ok(&["port", "web"]).trim(),
+        "80/tcp -> 127.0.0.1:8080"
+    );
+    assert_reaches(
+        || from_host(&sb, "127.0.0.1", 8080),
+        "web",
+        "host → 127.0.0.1:8080",
+    );
+    assert_blocked(
+        &from_internet(&sb, 8080),
+        "web",
+        "internet → host:8080 (published on 127.0.0.1 only)",
+    );
+
+    // As with dockerd, `--ip` is the default bridge's: a user network binds every address
+    // unless its own option says otherwise.
+    sb.berth_ok(&["network", "create", "app"]);
+    run_web(&sb, "web2", "app", &["8081:80"]);
+    assert_reaches(|| from_internet(&sb, 8081), "web2", "internet → host:8081");
+    sb.berth_ok(&[
+        "network",
+        "create",
+        "-o",
+        "com.docker.network.bridge.host_binding_ipv4=127.0.0.1",
+        "local",
+    ]);
+    run_web(&sb, "web3", "local", &["8082:80"]);
+    assert_eq!(
+        sb.berth_ok(&["port", "web3"]).trim(),
+        "80/tcp -> 127.0.0.1:8082"
+    );
+    assert_reaches(
+        || from_host(&sb, "127.0.0.1", 8082),
+        "web3",
+        "host → 127.0.0.1:8082",
+    );
+    assert_blocked(&from_internet(&sb, 8082), "web3", "internet → host:8082");
+    // An explicit host address still wins over the network's default.
+    run_web(&sb, "web4", "local", &["0.0.0.0:8083:80"]);
+    assert_reaches(|| from_internet(&sb, 8083), "web4", "internet → host:8083");
+    // A bad value is refused and leaves no network.
+    let out = sb.berth_fails(&[
+        "network",
+        "create",
+        "-o",
+        "com.docker.network.bridge.host_binding_ipv4=nowhere",
+        "bad",
+    ]);
+    assert!(out.text_lower().contains("nowhere"), "{out}");
+    sb.berth(&["network", "inspect", "bad"]).fails();
+}
+
+#[test]
+fn fixed_cidr_limits_the_default_bridges_addresses() {
+    let sb = ready_with(&["--bip", "10.123.0.1/16", "--fixed-cidr", "10.123.5.0/24"]);
+    let bridge = sb.network_inspect("bridge");
+    assert_eq!(ipam(&bridge, "Subnet"), "10.123.0.0/16", "{bridge:#}");
+    assert_eq!(ipam(&bridge, "Gateway"), "10.123.0.1");
+    assert_eq!(ipam(&bridge, "IPRange"), "10.123.5.0/24");
+    for name in ["a", "b"] {
+        run_sleeper(&sb, name, "bridge");
+        let ip = sb.container_ip(name, "bridge");
+        assert!(ip.starts_with("10.123.5."), "{name} got {ip}");
+    }
+    // The containers still reach the gateway, outside the range.
+    let ping = sb.berth(&["exec", "a", "ping", "-c1", "-W2", "10.123.0.1"]);
+    assert!(ping.success(), "a → gateway:\n{ping}");
+}
+
+#[test]
+fn fixed_cidr_without_bip_is_a_range_of_the_usual_subnet() {
+    let sb = ready_with(&["--fixed-cidr", "172.17.9.0/24"]);
+    let bridge = sb.network_inspect("bridge");
+    assert_eq!(ipam(&bridge, "Subnet"), "172.17.0.0/16", "{bridge:#}");
+    assert_eq!(ipam(&bridge, "IPRange"), "172.17.9.0/24");
+    run_sleeper(&sb, "a", "bridge");
+    let ip = sb.container_ip("a", "bridge");
+    assert!(ip.starts_with("172.17.9."), "a got {ip}");
+}
+
+#[test]
+fn default_address_pools_give_the_default_bridge_and_new_networks_their_subnets() {
+    let mut sb = ready_with(&[
+        "--default-address-pool",
+        "base=10.77.0.0/16,size=24",
+        "--default-address-pool",
+        "base=10.88.0.0/16,size=26",
+    ]);
+    let bridge = sb.network_inspect("bridge");
+    assert_eq!(ipam(&bridge, "Subnet"), "10.77.0.0/24", "{bridge:#}");
+    sb.berth_ok(&["network", "create", "a"]);
+    sb.berth_ok(&["network", "create", "b"]);
+    sb.berth_ok(&["network", "create", "--subnet", "10.77.3.0/24", "c"]);
+    sb.berth_ok(&["network", "create", "d"]);
+    assert_eq!(subnet(&sb, "a"), "10.77.1.0/24");
+    assert_eq!(subnet(&sb, "b"), "10.77.2.0/24");
+    assert_eq!(subnet(&sb, "d"), "10.77.4.0/24", "skips c's --subnet");
+    run_sleeper(&sb, "box", "a");
+    assert_eq!(sb.container_ip("box", "a"), "10.77.1.2");
+    assert_eq!(egress_peer(&sb, "box"), UPLINK_IP, "a still masquerades");
+
+    // A restart keeps every subnet: the default bridge's own route does not push it on.
+    sb.restart_daemon();
+    let after = sb.network_inspect("bridge");
+    assert_eq!(ipam(&after, "Subnet"), "10.77.0.0/24", "{after:#}");
+    assert_eq!(subnet(&sb, "a"), "10.77.1.0/24");
+    sb.berth_ok(&["network", "create", "e"]);
+    assert_eq!(subnet(&sb, "e"), "10.77.5.0/24");
+}
+
+#[track_caller]
+fn subnet(sb: &Sandbox, network: &str) -> String {
+    ipam(&sb.network_inspect(network), "Subnet").to_string()
+}
+
+/// Runs berthd in the sandbox with `flags` and its roots; it must exit non-zero, naming
+/// what is wrong. Returns what it printed.
+#[track_caller]
+fn refused_at_start(sb: &Sandbox, flags: &[&str], says: &[&str]) -> String {
+    let mut cmd = sb.command(berth_tests::bins::bin("berthd"));
+    cmd.arg("--data-root").arg(sb.data_root());
+    cmd.arg("--exec-root").arg(sb.exec_root());
+    cmd.arg("-H").arg(sb.host_url()).args(flags);
+    let out = sb.run(cmd).fails();
+    let text = format!("{}\n{}", out.stdout, out.stderr);
+    for s in says {
+        assert!(text.contains(s), "berthd {flags:?} must say {s:?}:\n{out}");
+    }
+    text
+}
+
+#[test]
+fn bad_values_stop_the_daemon_with_a_clear_error() {
+    let mut sb = Sandbox::new();
+    refused_at_start(
+        &sb,
+        &["--bip", "192.168.7.1/24", "--fixed-cidr", "10.0.0.0/24"],
+        &["--fixed-cidr 10.0.0.0/24", "192.168.7.0/24"],
+    );
+    refused_at_start(
+        &sb,
+        &["--fixed-cidr", "10.0.0/24"],
+        &["fixed-cidr", "10.0.0/24"],
+    );
+    refused_at_start(&sb, &["--fixed-cidr", "10.9.0.0/31"], &["10.9.0.0/31"]);
+    refused_at_start(&sb, &["--icc=maybe"], &["--icc", "maybe"]);
+    refused_at_start(&sb, &["--ip-masq=nope"], &["--ip-masq", "nope"]);
+    refused_at_start(&sb, &["--ip", "::1"], &["--ip", "IPv4"]);
+    refused_at_start(
+        &sb,
+        &["--default-address-pool", "base=10.10.0.0/16,size=8"],
+        &["--default-address-pool", "size /8"],
+    );
+    refused_at_start(
+        &sb,
+        &["--default-address-pool", "base=10.10.0.0/16"],
+        &["--default-address-pool", "size"],
+    );
+    // Nothing was left behind: a daemon with good flags starts in the same roots.
+    assert!(!sb.host_links().iter().any(|l| l == "berth0"));
+    sb.start_daemon_with(&["--icc=false"]);
+    let bridge = sb.network_inspect("bridge");
+    assert_eq!(
+        option(&bridge, "com.docker.network.bridge.enable_icc"),
+        "false"
+    );
+}
