@@ -1,6 +1,10 @@
 //! Command-line definition, mirroring docker's commands and flags.
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
 use clap::{ArgAction, Args, Parser, Subcommand};
+
+use crate::netopt::Attachment;
 
 pub const DEFAULT_HOST: &str = "unix:///run/berth/berth.sock";
 
@@ -222,6 +226,9 @@ pub struct NetConnect {
     /// Add link to another container (name[:alias])
     #[arg(long)]
     pub link: Vec<String>,
+    /// Add a link-local address for the container
+    #[arg(long)]
+    pub link_local_ip: Vec<String>,
     /// Driver options for the network (e.g. com.docker.network.endpoint.ifname=NAME)
     #[arg(long)]
     pub driver_opt: Vec<String>,
@@ -255,13 +262,19 @@ pub struct RunArgs {
     /// Assign a name to the container
     #[arg(long)]
     pub name: Option<String>,
-    /// Connect the container to a network
-    #[arg(long, visible_alias = "net")]
-    pub network: Option<String>,
-    /// IPv4 address on that network
+    /// Connect the container to a network (repeat for more): NAME, or name=NAME[,alias=A][,ip=IP][,ip6=IP6][,mac-address=MAC][,link-local-ip=IP][,driver-opt=K=V][,gw-priority=N]; alias, link-local-ip and driver-opt repeat
+    #[arg(long, visible_alias = "net", value_name = "NETWORK", value_parser = crate::netopt::parse_attachment)]
+    pub network: Vec<Attachment>,
+    /// IPv4 address on the first network (e.g. 172.30.100.104)
     #[arg(long)]
-    pub ip: Option<String>,
-    /// Container MAC address (e.g. 92:d0:c6:0a:29:33)
+    pub ip: Option<Ipv4Addr>,
+    /// IPv6 address on the first network (e.g. 2001:db8::33)
+    #[arg(long)]
+    pub ip6: Option<Ipv6Addr>,
+    /// Container IPv4/IPv6 link-local addresses on the first network
+    #[arg(long)]
+    pub link_local_ip: Vec<IpAddr>,
+    /// MAC address on the first network (e.g. 92:d0:c6:0a:29:33)
     #[arg(long)]
     pub mac_address: Option<String>,
     /// Container host name
@@ -282,7 +295,7 @@ pub struct RunArgs {
     /// Set metadata on the container (key=value)
     #[arg(short, long)]
     pub label: Vec<String>,
-    /// Add network-scoped alias for the container
+    /// Add network-scoped alias for the container (on the first network)
     #[arg(long)]
     pub network_alias: Vec<String>,
     /// Publish a container's port(s) to the host: [ip:][hostPort:]containerPort[/proto]

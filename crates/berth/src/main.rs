@@ -7,6 +7,7 @@ mod display;
 mod format;
 mod jsonfmt;
 mod listing;
+mod netopt;
 mod ports;
 mod query;
 mod stream;

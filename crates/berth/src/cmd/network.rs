@@ -198,6 +198,9 @@ pub fn connect_body(a: &NetConnect) -> anyhow::Result<Value> {
     if let Some(ip) = &a.ip6 {
         ipam.insert("IPv6Address".into(), json!(ip));
     }
+    if !a.link_local_ip.is_empty() {
+        ipam.insert("LinkLocalIPs".into(), json!(a.link_local_ip));
+    }
     let mut endpoint = json!({ "Aliases": a.alias });
     if !ipam.is_empty() {
         endpoint["IPAMConfig"] = Value::Object(ipam);
@@ -342,6 +345,8 @@ mod tests {
             "com.docker.network.endpoint.ifname=data0",
             "--gw-priority",
             "-5",
+            "--link-local-ip",
+            "169.254.0.9",
             "app",
             "web",
         ])
@@ -349,6 +354,7 @@ mod tests {
         assert_eq!(
             b["EndpointConfig"],
             json!({"Aliases": [], "Links": ["db:d"], "GwPriority": -5,
+                "IPAMConfig": {"LinkLocalIPs": ["169.254.0.9"]},
                 "DriverOpts": {"com.docker.network.endpoint.ifname": "data0"}})
         );
         let bad = parse(&[

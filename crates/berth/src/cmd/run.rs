@@ -3,11 +3,12 @@
 
 use anyhow::bail;
 use hyper::Method;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::kv_map;
 use crate::cli::RunArgs;
 use crate::client::Client;
+use crate::netopt::{self, FirstNetwork, NetOptError};
 use crate::ports;
 use crate::query::{seg, with_query};
 
@@ -25,24 +26,19 @@ fn env_list(items: &[String]) -> Vec<String> {
         .collect()
 }
 
-fn networking_config(a: &RunArgs) -> anyhow::Result<Value> {
-    let Some(net) = &a.network else {
-        if a.ip.is_some() || !a.network_alias.is_empty() {
-            bail!("--ip and --network-alias need --network NAME (a user-defined network)");
-        }
-        return Ok(json!({ "EndpointsConfig": {} }));
+/// `HostConfig.NetworkMode` and `NetworkingConfig` for the `--network` flags and the plain
+/// flags that apply to the first network (see `netopt`).
+fn networking(a: &RunArgs) -> Result<(String, Value), NetOptError> {
+    let first = FirstNetwork {
+        aliases: &a.network_alias,
+        ipv4: a.ip,
+        ipv6: a.ip6,
+        mac: a.mac_address.as_deref(),
+        link_local: &a.link_local_ip,
     };
-    let mut endpoint = Map::new();
-    if let Some(ip) = &a.ip {
-        endpoint.insert("IPAMConfig".into(), json!({ "IPv4Address": ip }));
-    }
-    endpoint.insert("Aliases".into(), json!(a.network_alias));
-    if let Some(mac) = &a.mac_address {
-        endpoint.insert("MacAddress".into(), json!(mac));
-    }
-    let mut endpoints = Map::new();
-    endpoints.insert(net.clone(), Value::Object(endpoint));
-    Ok(json!({ "EndpointsConfig": endpoints }))
+    let plan = netopt::plan(&a.network, &first)?;
+    let endpoints = plan.endpoints_json();
+    Ok((plan.mode, endpoints))
 }
 
 /// Docker's POST /containers/create body for these flags. `auto_remove`
@@ -51,6 +47,7 @@ pub fn create_body(a: &RunArgs, auto_remove: bool) -> anyhow::Result<Value> {
     let (exposed, bindings) = ports::build(&a.publish, &a.expose)?;
     let cmd = (!a.command.is_empty()).then(|| a.command.clone());
     let attach = !a.detach;
+    let (mode, networking) = networking(a)?;
     let mut body = json!({
         "Image": a.image,
         "Cmd": cmd,
@@ -66,7 +63,7 @@ pub fn create_body(a: &RunArgs, auto_remove: bool) -> anyhow::Result<Value> {
         "Tty": false,
         "OpenStdin": false,
         "HostConfig": {
-            "NetworkMode": a.network.clone().unwrap_or_else(|| "default".into()),
+            "NetworkMode": mode,
             "AutoRemove": auto_remove,
             "PortBindings": bindings,
             "Dns": a.dns,
@@ -75,15 +72,10 @@ pub fn create_body(a: &RunArgs, auto_remove: bool) -> anyhow::Result<Value> {
             "ExtraHosts": a.add_host,
             "Links": a.link,
         },
-        "NetworkingConfig": networking_config(a)?,
+        "NetworkingConfig": networking,
     });
     if let Some(ep) = &a.entrypoint {
         body["Entrypoint"] = json!([ep]);
-    }
-    // Without --network the MAC goes to the default network's endpoint, through the
-    // container-wide field Docker migrates there.
-    if let (None, Some(mac)) = (&a.network, &a.mac_address) {
-        body["MacAddress"] = json!(mac);
     }
     Ok(body)
 }
@@ -261,11 +253,17 @@ mod tests {
             "02:00:00:00:00:07"
         );
         assert_eq!(b.get("MacAddress"), None);
+        // Without --network, as from docker at API 1.44+: on the "default" endpoint.
         let b = create_body(
             &parse_run(&["--mac-address", "02:00:00:00:00:07", "busybox"]),
             false,
+        )
+        .unwrap();
+        assert_eq!(
+            b["NetworkingConfig"],
+            json!({"EndpointsConfig": {"default": {"MacAddress": "02:00:00:00:00:07"}}})
         );
-        assert_eq!(b.unwrap()["MacAddress"], "02:00:00:00:00:07");
+        assert_eq!(b.get("MacAddress"), None);
         let plain = create_body(&parse_run(&["busybox"]), true).unwrap();
         assert_eq!(plain["Cmd"], Value::Null);
         assert_eq!(plain["HostConfig"]["NetworkMode"], "default");
@@ -273,8 +271,67 @@ mod tests {
     }
 
     #[test]
+    fn several_networks_and_the_advanced_syntax() {
+        let a = parse_run(&[
+            "--network",
+            "a",
+            "--net",
+            "name=b,alias=x,ip=10.2.0.9,driver-opt=com.docker.network.endpoint.ifname=data0,gw-priority=5",
+            "--ip",
+            "10.1.0.4",
+            "--ip6",
+            "2001:db8::4",
+            "--network-alias",
+            "web",
+            "busybox",
+        ]);
+        let b = create_body(&a, false).unwrap();
+        assert_eq!(b["HostConfig"]["NetworkMode"], "a");
+        assert_eq!(
+            b["NetworkingConfig"],
+            json!({"EndpointsConfig": {
+                "a": {"IPAMConfig": {"IPv4Address": "10.1.0.4", "IPv6Address": "2001:db8::4"},
+                      "Aliases": ["web"]},
+                "b": {"IPAMConfig": {"IPv4Address": "10.2.0.9"}, "Aliases": ["x"],
+                      "DriverOpts": {"com.docker.network.endpoint.ifname": "data0"},
+                      "GwPriority": 5},
+            }})
+        );
+        let b = create_body(&parse_run(&["--network", "host", "busybox"]), false).unwrap();
+        assert_eq!(b["HostConfig"]["NetworkMode"], "host");
+        assert_eq!(b["NetworkingConfig"], json!({"EndpointsConfig": {}}));
+    }
+
+    fn parse_err(args: &[&str]) -> String {
+        let mut full = vec!["berth", "run"];
+        full.extend_from_slice(args);
+        Cli::try_parse_from(full).unwrap_err().to_string()
+    }
+
+    #[test]
     fn bad_flags_fail_before_requests() {
         assert!(create_body(&parse_run(&["-p", "0:80", "busybox"]), false).is_err());
-        assert!(create_body(&parse_run(&["--ip", "10.0.0.2", "busybox"]), false).is_err());
+        let e = create_body(
+            &parse_run(&["--network", "a", "--network", "a", "busybox"]),
+            false,
+        );
+        assert!(e.unwrap_err().to_string().contains("multiple times"));
+        let e = create_body(
+            &parse_run(&["--network", "a", "--network", "bridge", "busybox"]),
+            false,
+        );
+        assert!(e.unwrap_err().to_string().contains("conflicting options"));
+        let e = create_body(&parse_run(&["--mac-address", "nope", "busybox"]), false);
+        assert!(e
+            .unwrap_err()
+            .to_string()
+            .contains("not a valid mac address"));
+        // Syntax errors stop at argument parsing.
+        let e = parse_err(&["--network", "alias=x", "busybox"]);
+        assert!(e.contains("network name/id is not specified"), "{e}");
+        let e = parse_err(&["--network", "name=b,colour=red", "busybox"]);
+        assert!(e.contains("invalid field key \"colour\""), "{e}");
+        let e = parse_err(&["--ip", "10.0.0", "busybox"]);
+        assert!(e.contains("--ip"), "{e}");
     }
 }
