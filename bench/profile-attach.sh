@@ -50,7 +50,16 @@ berthd_up "$bin" "$work/s"
 b network create app >/dev/null
 
 perf_pid=""
-start_perf() { perf record -q -g -p "$daemon" -o "$work/perf/$1.data" >/dev/null 2>&1 & perf_pid=$!; }
+# berthd starts its shims through `berth-shim spawner`, a child it starts at the first `run`
+# (before the early window): perf follows what the processes it attaches to fork from then
+# on, so it attaches to both.
+start_perf() {
+  local pids=$daemon spawner
+  spawner=$(pgrep -P "$daemon" -f 'berth-shim spawner' | head -1 || true)
+  [ -z "$spawner" ] || pids="$pids,$spawner"
+  perf record -q -g -p "$pids" -o "$work/perf/$1.data" >/dev/null 2>&1 &
+  perf_pid=$!
+}
 stop_perf() { kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true; perf_pid=""; }
 : >"$work/times"
 for i in $(seq "$n"); do
@@ -77,7 +86,7 @@ per_container() {
 {
   echo "# Where attach time goes as containers accumulate, $(date -u +%Y-%m-%dT%H:%MZ)"
   echo
-  echo "Machine: $(nproc) cores, kernel $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg) at the end. Release build. $n sequential \`berth run -d --network app busybox sleep 1d\` on one user network in a sandbox; \`perf record -g -p <berthd>\` (which follows what berthd forks: the shims) over containers 51-100 (*early*) and $((n - 49))-$n (*late*). CPU ms per container = samples × 0.25 ms / 50."
+  echo "Machine: $(nproc) cores, kernel $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg) at the end. Release build. $n sequential \`berth run -d --network app busybox sleep 1d\` on one user network in a sandbox; \`perf record -g -p <berthd>,<its berth-shim spawner>\` (which follows what they fork: the shims) over containers 51-100 (*early*) and $((n - 49))-$n (*late*). CPU ms per container = samples × 0.25 ms / 50."
   echo
   echo "| containers | mean ms of \`run -d\` |"
   echo "|---|---|"

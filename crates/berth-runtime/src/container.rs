@@ -21,6 +21,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use crate::shim::{path, ExecOptions};
+use crate::spawner::{Launched, Launcher};
 use crate::RuntimeError;
 
 /// Files in the state dir.
@@ -83,10 +84,16 @@ pub enum Status {
     Unknown,
 }
 
-/// Starts the container through a new shim at `shim_path`. Returns once the process has been
-/// exec'd; if the exec fails (e.g. no such executable), returns `Invalid` with the reason
-/// (`exec: "foo": executable file not found`) and leaves no shim running.
+/// Starts the container through a new shim at `shim_path`, started from this process. Returns
+/// once the process has been exec'd; if the exec fails (e.g. no such executable), returns
+/// `Invalid` with the reason (`exec: "foo": executable file not found`) and leaves no shim
+/// running.
 pub fn start(shim_path: &std::path::Path, spec: &ContainerSpec) -> crate::Result<Started> {
+    start_with(&Launcher::direct(shim_path), spec)
+}
+
+/// [`start`], with the shim started by `launcher` (berthd's starts through its spawner).
+pub fn start_with(launcher: &Launcher, spec: &ContainerSpec) -> crate::Result<Started> {
     let state = &spec.state_dir;
     if let Status::Running { shim_pid, .. } = status(state) {
         return Err(RuntimeError::Invalid(format!(
@@ -105,25 +112,51 @@ pub fn start(shim_path: &std::path::Path, spec: &ContainerSpec) -> crate::Result
     })?;
     crate::fsutil::write_atomic(&spec_path, &json)?;
     let shim_log = state.join(SHIM_LOG_FILE);
-    let log =
-        fs::File::create(&shim_log).map_err(io_err(format!("create {}", shim_log.display())))?;
-    let (report_r, report_w) =
-        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| RuntimeError::Errno {
-            op: "create the shim's report pipe".into(),
-            source: e,
-        })?;
-    let launched = crate::spawner::launch(shim_path, &spec_path, report_w, log.into())
-        .map_err(io_err(format!("run the shim {}", shim_path.display())))?;
-    let report = read_report(report_r, START_TIMEOUT);
-    if let crate::spawner::Launched::Direct(mut launcher) = launched {
-        // The launcher exits as soon as it has forked the real shim.
-        let _ = launcher.wait();
-    }
+    let report = match launch_and_read(launcher, &spec_path, &shim_log)? {
+        // The spawner died with the request: once more, directly.
+        Ok(line) if line.trim().is_empty() && launcher.spawner_died() => {
+            let direct = Launcher::direct(launcher.shim());
+            launch_and_read(&direct, &spec_path, &shim_log)?
+        }
+        Err(e) => {
+            // Whatever is queued behind a start that timed out must not run later.
+            launcher.discard_spawner();
+            Err(e)
+        }
+        other => other,
+    };
     let line = report.map_err(|e| {
         kill_shim(state);
         start_error(spec, format!("{e}; see {}", shim_log.display()))
     })?;
     parse_report(spec, &line, &shim_log)
+}
+
+/// Starts the shim with a fresh log and report pipe and reads its report (or why none came).
+fn launch_and_read(
+    launcher: &Launcher,
+    spec_path: &Path,
+    shim_log: &Path,
+) -> crate::Result<Result<String, String>> {
+    let log =
+        fs::File::create(shim_log).map_err(io_err(format!("create {}", shim_log.display())))?;
+    let (report_r, report_w) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| RuntimeError::Errno {
+            op: "create the shim's report pipe".into(),
+            source: e,
+        })?;
+    let launched = launcher
+        .launch(spec_path, report_w, log.into())
+        .map_err(io_err(format!(
+            "run the shim {}",
+            launcher.shim().display()
+        )))?;
+    let report = read_report(report_r, START_TIMEOUT);
+    if let Launched::Direct(mut child) = launched {
+        // The launcher exits as soon as it has forked the real shim.
+        let _ = child.wait();
+    }
+    Ok(report)
 }
 
 fn io_err(op: String) -> impl FnOnce(std::io::Error) -> RuntimeError {

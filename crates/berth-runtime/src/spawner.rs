@@ -18,8 +18,10 @@
 //! reply: berthd learns everything from the report pipe, as before. The spawner exits when
 //! berthd's end of the socket closes (berthd exited), so it never outlives its daemon.
 //!
-//! If the spawner cannot be started, or its socket is dead and a fresh one fails too, the
-//! shim is started directly, as before: slower with many containers, never broken.
+//! If the spawner cannot be started, or its socket is dead or full and a fresh one fails too,
+//! the shim is started directly, as before: slower with many containers, never broken. A
+//! start whose request the spawner took with it when it died is retried directly; a start
+//! that timed out kills the spawner, so nothing queued behind it starts later.
 
 use std::ffi::OsStr;
 use std::io::{IoSlice, IoSliceMut};
@@ -38,58 +40,118 @@ use nix::sys::socket::{
 /// The longest spec path a message carries (paths are under berthd's exec root).
 const MAX_PATH: usize = 4096;
 
-/// The spawner process and berthd's end of its socket.
+/// The spawner process and our end of its socket.
 struct Spawner {
-    shim: PathBuf,
     sock: OwnedFd,
     child: Child,
 }
 
-/// One spawner per daemon process, started on first use.
-static SPAWNER: Mutex<Option<Spawner>> = Mutex::new(None);
+/// Starts shims: through a spawner (started on first use) or, for [`Launcher::direct`] and
+/// whenever the spawner is unavailable, directly. The daemon owns one; tests make their own.
+pub struct Launcher {
+    shim: PathBuf,
+    /// `None`: always direct.
+    spawner: Option<Mutex<Option<Spawner>>>,
+}
 
 /// How a shim launch was made.
 pub(crate) enum Launched {
     /// Through the spawner, which reaps the launcher.
     Spawner,
-    /// Directly (the spawner was unavailable): the caller reaps the launcher.
+    /// Directly: the caller reaps the launcher.
     Direct(Child),
 }
 
-/// Starts `shim run spec` with `stdout` and `stderr`, through the spawner when it works.
-pub(crate) fn launch(
-    shim: &Path,
-    spec: &Path,
-    stdout: OwnedFd,
-    stderr: OwnedFd,
-) -> std::io::Result<Launched> {
-    let mut guard = SPAWNER.lock().unwrap_or_else(PoisonError::into_inner);
-    // A spawner that died (killed, or the binary replaced) is replaced once.
-    for _ in 0..2 {
-        if guard.as_ref().is_none_or(|s| s.shim != shim) {
-            *guard = Spawner::start(shim).ok();
-        }
-        let Some(s) = guard.as_ref() else { break };
-        match s.send(spec, &stdout, &stderr) {
-            Ok(()) => return Ok(Launched::Spawner),
-            Err(_) => *guard = None,
+impl Launcher {
+    /// Starts shims at `shim` through a spawner.
+    pub fn with_spawner(shim: impl Into<PathBuf>) -> Self {
+        Self {
+            shim: shim.into(),
+            spawner: Some(Mutex::new(None)),
         }
     }
-    drop(guard);
-    let child = Command::new(shim)
-        .arg("run")
+
+    /// Starts shims at `shim` directly, each from the calling process.
+    pub fn direct(shim: impl Into<PathBuf>) -> Self {
+        Self {
+            shim: shim.into(),
+            spawner: None,
+        }
+    }
+
+    pub fn shim(&self) -> &Path {
+        &self.shim
+    }
+
+    /// The spawner's pid, if one is running.
+    pub fn spawner_pid(&self) -> Option<u32> {
+        let slot = self.spawner.as_ref()?;
+        let guard = slot.lock().unwrap_or_else(PoisonError::into_inner);
+        guard.as_ref().map(|s| s.child.id())
+    }
+
+    /// Starts `shim run spec` with `stdout` and `stderr`, through the spawner when it works:
+    /// a spawner that died (or whose socket is full, so it is stuck) is replaced once, and
+    /// then the shim is started directly.
+    pub(crate) fn launch(
+        &self,
+        spec: &Path,
+        stdout: OwnedFd,
+        stderr: OwnedFd,
+    ) -> std::io::Result<Launched> {
+        if let Some(slot) = &self.spawner {
+            let mut guard = slot.lock().unwrap_or_else(PoisonError::into_inner);
+            for _ in 0..2 {
+                if guard.is_none() {
+                    *guard = Spawner::start(&self.shim).ok();
+                }
+                let Some(s) = guard.as_ref() else { break };
+                match s.send(spec, &stdout, &stderr) {
+                    Ok(()) => return Ok(Launched::Spawner),
+                    Err(_) => *guard = None,
+                }
+            }
+        }
+        Ok(Launched::Direct(
+            shim_run(&self.shim, spec, stdout, stderr).spawn()?,
+        ))
+    }
+
+    /// After a start through the spawner got no report: whether the spawner has died since
+    /// (then the request was lost with it, and a direct start is worth a try). A dead one is
+    /// dropped, so the next start makes a new one.
+    pub(crate) fn spawner_died(&self) -> bool {
+        let Some(slot) = &self.spawner else {
+            return false;
+        };
+        let mut guard = slot.lock().unwrap_or_else(PoisonError::into_inner);
+        let dead = guard
+            .as_mut()
+            .is_some_and(|s| !matches!(s.child.try_wait(), Ok(None)));
+        if dead {
+            *guard = None;
+        }
+        dead
+    }
+
+    /// Drops (kills) the spawner: after a start that timed out, so that requests still
+    /// queued behind a stuck one never start containers berthd has given up on.
+    pub(crate) fn discard_spawner(&self) {
+        if let Some(slot) = &self.spawner {
+            *slot.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        }
+    }
+}
+
+/// `shim run spec` with its stdio: the one way both paths start a shim.
+fn shim_run(shim: &Path, spec: &Path, stdout: OwnedFd, stderr: OwnedFd) -> Command {
+    let mut c = Command::new(shim);
+    c.arg("run")
         .arg(spec)
         .stdin(Stdio::null())
         .stdout(Stdio::from(stdout))
-        .stderr(Stdio::from(stderr))
-        .spawn()?;
-    Ok(Launched::Direct(child))
-}
-
-/// The spawner's pid, if one is running (for tests that replace it).
-pub fn spawner_pid() -> Option<u32> {
-    let guard = SPAWNER.lock().unwrap_or_else(PoisonError::into_inner);
-    guard.as_ref().map(|s| s.child.id())
+        .stderr(Stdio::from(stderr));
+    c
 }
 
 impl Spawner {
@@ -101,16 +163,15 @@ impl Spawner {
             SockFlag::SOCK_CLOEXEC,
         )
         .map_err(std::io::Error::from)?;
+        // The path to run goes on its command line: it runs what is there at each start, so
+        // a shim binary replaced on disk (an upgrade) is the one that runs.
         let child = Command::new(shim)
             .arg("spawner")
+            .arg(shim)
             .stdin(Stdio::from(theirs))
             .stdout(Stdio::null())
             .spawn()?;
-        Ok(Self {
-            shim: shim.to_path_buf(),
-            sock: ours,
-            child,
-        })
+        Ok(Self { sock: ours, child })
     }
 
     fn send(&self, spec: &Path, stdout: &OwnedFd, stderr: &OwnedFd) -> nix::Result<()> {
@@ -120,12 +181,13 @@ impl Spawner {
         }
         let fds = [stdout.as_raw_fd(), stderr.as_raw_fd()];
         let cmsg = [ControlMessage::ScmRights(&fds)];
-        // MSG_NOSIGNAL: a dead spawner is EPIPE here, not SIGPIPE.
+        // MSG_NOSIGNAL: a dead spawner is EPIPE here, not SIGPIPE. MSG_DONTWAIT: a socket
+        // too full to take one more request means a stuck spawner, not a reason to block.
         let sent = sendmsg::<()>(
             self.sock.as_raw_fd(),
             &[IoSlice::new(path)],
             &cmsg,
-            MsgFlags::MSG_NOSIGNAL,
+            MsgFlags::MSG_NOSIGNAL | MsgFlags::MSG_DONTWAIT,
             None,
         )?;
         if sent == path.len() {
@@ -138,7 +200,8 @@ impl Spawner {
 
 impl Drop for Spawner {
     fn drop(&mut self) {
-        // Closing our end (after this) makes it exit; kill it too, so a stuck one goes.
+        // SIGKILL: queued requests die with it (their descriptors close, so whoever waits
+        // on a report sees the pipe close).
         let _ = nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(self.child.id() as i32),
             nix::sys::signal::Signal::SIGKILL,
@@ -147,15 +210,9 @@ impl Drop for Spawner {
     }
 }
 
-/// `berth-shim spawner`: the loop above's other end, on its stdin. Returns the exit code.
-pub fn spawner_main() -> i32 {
-    let exe = match std::env::current_exe() {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("berth-shim spawner: find own executable: {e}");
-            return 1;
-        }
-    };
+/// `berth-shim spawner SHIM`: the other end, on its stdin; runs `SHIM run SPEC` for each
+/// request. Returns the exit code.
+pub fn spawner_main(shim: &Path) -> i32 {
     // Whatever else the starter let through (descriptors it did not mark close-on-exec, a
     // jobserver's pipes) is closed: the spawner is meant to hold nothing.
     // SAFETY: close_range takes plain integers; fds 0-2 (the socket, stdout, stderr) stay.
@@ -180,7 +237,13 @@ pub fn spawner_main() -> i32 {
     }
     loop {
         match receive(&sock) {
-            Ok(Some((spec, fds))) => run_one(&exe, &spec, fds),
+            Ok(Some((spec, fds))) => {
+                if let Err(code) = run_one(shim, &spec, fds) {
+                    // Could not start the shim (its binary gone?): exit, so that berthd
+                    // replaces this spawner rather than send it more starts.
+                    return code;
+                }
+            }
             Ok(None) => return 0,
             Err(Errno::EINTR) => {}
             Err(e) => {
@@ -220,36 +283,38 @@ fn receive(sock: &OwnedFd) -> nix::Result<Option<(PathBuf, Vec<OwnedFd>)>> {
     Ok(Some((path, fds)))
 }
 
-/// Runs `berth-shim run SPEC` with the request's stdout and stderr and reaps it. A malformed
-/// request is dropped: closing its descriptors tells berthd the shim never reported.
-fn run_one(exe: &Path, spec: &Path, mut fds: Vec<OwnedFd>) {
+/// Runs `SHIM run SPEC` with the request's stdout and stderr and reaps it. A malformed
+/// request is dropped: closing its descriptors tells berthd the shim never reported. If the
+/// shim cannot be started, the reason goes to the request's stderr (the shim's log, which
+/// berthd quotes) and the spawner exits.
+fn run_one(shim: &Path, spec: &Path, mut fds: Vec<OwnedFd>) -> Result<(), i32> {
     if fds.len() != 2 || spec.as_os_str().is_empty() {
         eprintln!(
             "berth-shim spawner: malformed request ({} descriptors, spec {spec:?})",
             fds.len()
         );
-        return;
+        return Ok(());
     }
-    let stderr = fds.pop();
-    let stdout = fds.pop();
-    let (Some(stdout), Some(stderr)) = (stdout, stderr) else {
-        return;
+    let (Some(stderr), Some(stdout)) = (fds.pop(), fds.pop()) else {
+        return Ok(());
     };
-    let started = Command::new(exe)
-        .arg("run")
-        .arg(spec)
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(stdout))
-        .stderr(Stdio::from(stderr))
-        .spawn();
-    match started {
+    let log = stderr.try_clone();
+    match shim_run(shim, spec, stdout, stderr).spawn() {
         // The launcher exits once it has forked the shim: a bounded wait in practice.
         Ok(mut child) => {
             let _ = child.wait();
+            Ok(())
         }
-        Err(e) => eprintln!(
-            "berth-shim spawner: run {} run {spec:?}: {e}",
-            exe.display()
-        ),
+        Err(e) => {
+            let msg = format!(
+                "berth-shim spawner: run {} run {spec:?}: {e}\n",
+                shim.display()
+            );
+            if let Ok(log) = log {
+                let _ = std::io::Write::write_all(&mut std::fs::File::from(log), msg.as_bytes());
+            }
+            eprint!("{msg}");
+            Err(1)
+        }
     }
 }

@@ -4,6 +4,7 @@ use std::process::{Command, ExitCode};
 use std::time::Duration;
 
 use berth_runtime::container::{self, ContainerSpec, Started, Status};
+use berth_runtime::spawner::Launcher;
 use berth_runtime::RuntimeError;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -244,11 +245,14 @@ pub fn starter_main() -> ExitCode {
         Ok(Ok(s)) => s,
         _ => return ExitCode::FAILURE,
     };
-    match container::start(
-        std::path::Path::new(env!("CARGO_BIN_EXE_berth-shim")),
-        &spec,
-    ) {
-        Ok(s) => println!("{} {}", s.shim_pid, s.pid),
+    let launcher = Launcher::with_spawner(env!("CARGO_BIN_EXE_berth-shim"));
+    match container::start_with(&launcher, &spec) {
+        Ok(s) => println!(
+            "{} {} {}",
+            s.shim_pid,
+            s.pid,
+            launcher.spawner_pid().unwrap_or(0)
+        ),
         Err(e) => {
             println!("error {e}");
             return ExitCode::FAILURE;
@@ -293,19 +297,42 @@ pub fn container_survives_its_starter_being_killed(fx: &Fixture) -> Result<(), S
         format!("exec after the starter died: {code} {out:?}")
     })?;
     let (code, _) = wait_exited(&spec.state_dir)?;
-    check(code == 137, || format!("exit {code}"))
+    check(code == 137, || format!("exit {code}"))?;
+    // The starter's spawner (reparented to this sandbox's init) exits once its starter's end
+    // of the socket has closed.
+    let spawner: i32 = line
+        .split_whitespace()
+        .nth(2)
+        .and_then(|p| p.parse().ok())
+        .ok_or(format!("starter said {line:?}"))?;
+    check(spawner > 0, || "the starter had no spawner".into())?;
+    let gone = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(20));
+        !std::path::Path::new(&format!("/proc/{spawner}")).exists()
+    });
+    check(gone, || {
+        format!("spawner {spawner} outlived its starter by 2 s")
+    })
+}
+
+/// Runs `spec` to its end, started through `launcher`.
+fn run_with(launcher: &Launcher, spec: &ContainerSpec) -> Result<(i32, Vec<String>), String> {
+    container::start_with(launcher, spec).map_err(|e| format!("start {}: {e}", spec.id))?;
+    let (code, _) = wait_exited(&spec.state_dir)?;
+    Ok((code, stdout_of(&read_log(spec)?)))
 }
 
 /// Starts go through one `berth-shim spawner` that holds only its socket and stdio; a
-/// spawner that was killed is replaced at the next start, and a spawner whose daemon has gone
-/// exits (the starter test's spawner lost its starter just before this test).
+/// spawner that was killed is replaced at the next start.
 pub fn starts_go_through_one_lean_spawner(fx: &Fixture) -> Result<(), String> {
-    run_to_end(fx, &fx.spec("spawned1", &["true"]))?;
-    let first = berth_runtime::spawner::spawner_pid().ok_or("no spawner after a start")?;
+    let launcher = Launcher::with_spawner(&fx.shim);
+    run_with(&launcher, &fx.spec("spawned1", &["true"]))?;
+    let first = launcher.spawner_pid().ok_or("no spawner after a start")?;
     let cmdline = std::fs::read(format!("/proc/{first}/cmdline")).unwrap_or_default();
-    check(cmdline.ends_with(b"spawner\0"), || {
-        format!("pid {first} is {:?}", String::from_utf8_lossy(&cmdline))
-    })?;
+    check(
+        cmdline.starts_with(format!("{}\0spawner\0", fx.shim.display()).as_bytes()),
+        || format!("pid {first} is {:?}", String::from_utf8_lossy(&cmdline)),
+    )?;
     let fds: Vec<String> = std::fs::read_dir(format!("/proc/{first}/fd"))
         .map_err(|e| e.to_string())?
         .flatten()
@@ -315,24 +342,58 @@ pub fn starts_go_through_one_lean_spawner(fx: &Fixture) -> Result<(), String> {
         .collect();
     // stdin (/dev/null), stdout, stderr and the socket.
     check(fds.len() <= 4, || format!("the spawner holds {fds:?}"))?;
-    run_to_end(fx, &fx.spec("spawned2", &["true"]))?;
-    check(berth_runtime::spawner::spawner_pid() == Some(first), || {
+    run_with(&launcher, &fx.spec("spawned2", &["true"]))?;
+    check(launcher.spawner_pid() == Some(first), || {
         "a second start did not reuse the spawner".into()
     })?;
     kill(Pid::from_raw(first as i32), Signal::SIGKILL).map_err(|e| e.to_string())?;
-    let (code, out) = run_to_end(fx, &fx.spec("spawned3", &["echo", "after"]))?;
+    let (code, out) = run_with(&launcher, &fx.spec("spawned3", &["echo", "after"]))?;
     check(code == 0 && out == ["after\n"], || {
         format!("start after the spawner was killed: {code} {out:?}")
     })?;
-    let second = berth_runtime::spawner::spawner_pid().ok_or("no spawner after the kill")?;
+    let second = launcher.spawner_pid().ok_or("no spawner after the kill")?;
     check(second != first, || {
         "the killed spawner was not replaced".into()
+    })
+}
+
+/// A spawner that dies holding a queued request: that start is retried directly and
+/// succeeds.
+pub fn a_start_lost_with_its_spawner_is_retried(fx: &Fixture) -> Result<(), String> {
+    let launcher = Launcher::with_spawner(&fx.shim);
+    run_with(&launcher, &fx.spec("lost1", &["true"]))?;
+    let pid = Pid::from_raw(launcher.spawner_pid().ok_or("no spawner")? as i32);
+    kill(pid, Signal::SIGSTOP).map_err(|e| e.to_string())?;
+    let killer = std::thread::spawn(move || {
+        // Long enough for the request to be queued behind the stopped spawner.
+        std::thread::sleep(Duration::from_millis(300));
+        let _ = kill(pid, Signal::SIGKILL);
+    });
+    let result = run_with(&launcher, &fx.spec("lost2", &["echo", "retried"]));
+    let _ = killer.join();
+    let (code, out) = result?;
+    check(code == 0 && out == ["retried\n"], || {
+        format!("the lost start: {code} {out:?}")
+    })
+}
+
+/// The spawner runs the shim binary that is at its path at each start: replacing the file
+/// (as an upgrade does) neither breaks starts nor keeps the old binary running them.
+pub fn the_spawner_runs_a_replaced_shim_binary(fx: &Fixture) -> Result<(), String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let shim = dir.path().join("berth-shim");
+    std::fs::copy(&fx.shim, &shim).map_err(|e| e.to_string())?;
+    let launcher = Launcher::with_spawner(&shim);
+    run_with(&launcher, &fx.spec("upgrade1", &["true"]))?;
+    let spawner = launcher.spawner_pid().ok_or("no spawner")?;
+    let staged = dir.path().join("berth-shim.new");
+    std::fs::copy(&fx.shim, &staged).map_err(|e| e.to_string())?;
+    std::fs::rename(&staged, &shim).map_err(|e| e.to_string())?;
+    let (code, out) = run_with(&launcher, &fx.spec("upgrade2", &["echo", "new"]))?;
+    check(code == 0 && out == ["new\n"], || {
+        format!("start after the replacement: {code} {out:?}")
     })?;
-    let others: Vec<i32> = processes_mentioning("spawner")
-        .into_iter()
-        .filter(|p| *p != second as i32)
-        .collect();
-    check(others.is_empty(), || {
-        format!("spawners left without their starter: {others:?}")
+    check(launcher.spawner_pid() == Some(spawner), || {
+        "the spawner was replaced instead of running the new binary".into()
     })
 }

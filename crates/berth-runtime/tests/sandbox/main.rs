@@ -54,6 +54,14 @@ const TESTS: &[(&str, TestFn)] = &[
         containers::starts_go_through_one_lean_spawner,
     ),
     (
+        "a_start_lost_with_its_spawner_is_retried",
+        containers::a_start_lost_with_its_spawner_is_retried,
+    ),
+    (
+        "the_spawner_runs_a_replaced_shim_binary",
+        containers::the_spawner_runs_a_replaced_shim_binary,
+    ),
+    (
         "archive_image_runs_with_its_config",
         images::archive_image_runs_with_its_config,
     ),

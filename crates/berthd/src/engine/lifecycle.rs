@@ -140,7 +140,7 @@ impl Engine {
                 applied.published = mappings;
             }
         }
-        let started = container::start(&self.shim, &spec)?;
+        let started = container::start_with(&self.launcher, &spec)?;
         Ok((endpoints, started))
     }
 

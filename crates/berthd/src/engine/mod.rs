@@ -52,6 +52,8 @@ pub struct Engine {
     /// Bumped on every container state change; waiters watch it.
     changes: tokio::sync::watch::Sender<u64>,
     shim: PathBuf,
+    /// Starts shims, through `berth-shim spawner` (see `berth_runtime::spawner`).
+    launcher: berth_runtime::spawner::Launcher,
     /// Where shims find the template mount namespace for containers (see `NetOps`).
     mount_template: Option<PathBuf>,
 }
@@ -102,6 +104,7 @@ impl Engine {
                 },
             },
             shim: cfg.shim_path(),
+            launcher: berth_runtime::spawner::Launcher::with_spawner(cfg.shim_path()),
             mount_template,
             cfg,
             store,
