@@ -137,8 +137,9 @@ fn gw_priority_and_driver_opts_in_the_advanced_syntax() {
 fn bad_network_flags_are_refused_and_create_nothing() {
     let sb = Sandbox::ready();
     two_networks(&sb);
+    sb.run_d(&["--name", "up", "--network", "a", "busybox", "sleep", "1d"]);
     let before = sb.state();
-    let cases: [(&[&str], &str); 7] = [
+    let cases: [(&[&str], &str); 9] = [
         (
             &["--network", "name=b,colour=red"],
             "invalid field key \"colour\"",
@@ -164,6 +165,12 @@ fn bad_network_flags_are_refused_and_create_nothing() {
             &["--network", "name=a,alias=p", "--network-alias", "q"],
             "cannot specify both --network-alias and per-network alias",
         ),
+        // berthd refuses what it cannot apply rather than drop it.
+        (&["--network", "name=b,ip6=2001:db8::5"], "ipv4-only"),
+        (
+            &["--network", "a", "--link-local-ip", "169.254.7.7"],
+            "link-local addresses",
+        ),
     ];
     for (flags, says) in cases {
         let mut args = vec!["run", "-d", "--name", "bad"];
@@ -177,6 +184,28 @@ fn bad_network_flags_are_refused_and_create_nothing() {
         );
         assert!(!out.stderr.trim().is_empty(), "error on stderr:\n{out}");
     }
+    let out = sb.berth_fails(&["network", "connect", "--ip6", "2001:db8::6", "b", "up"]);
+    assert!(
+        out.text_lower().contains("ipv4-only"),
+        "connect --ip6:\n{out}"
+    );
+    let out = sb.berth_fails(&[
+        "network",
+        "connect",
+        "--link-local-ip",
+        "169.254.7.8",
+        "b",
+        "up",
+    ]);
+    assert!(
+        out.text_lower().contains("link-local addresses"),
+        "connect --link-local-ip:\n{out}"
+    );
+    let inspect = sb.berth_ok(&["inspect", "up"]);
+    assert!(
+        !inspect.contains("\"b\""),
+        "up was connected to b:\n{inspect}"
+    );
     let ps = sb.berth_ok(&["ps", "-a", "--format", "{{.Names}}"]);
     assert!(!ps.contains("bad"), "a container was created:\n{ps}");
     sb.state()

@@ -91,6 +91,31 @@ pub(super) struct EndpointBody {
 struct IpamBody {
     #[serde(rename = "IPv4Address")]
     ipv4_address: String,
+    #[serde(rename = "IPv6Address")]
+    ipv6_address: String,
+    #[serde(rename = "LinkLocalIPs")]
+    link_local_ips: Option<Vec<String>>,
+}
+
+impl IpamBody {
+    /// The IPv4 address; an IPv6 or link-local address asked for is refused, not dropped:
+    /// Berth's networks are IPv4-only and it does not add link-local addresses.
+    fn into_ipv4(self, net: &str) -> ApiResult<String> {
+        if !self.ipv6_address.is_empty() {
+            return Err(ApiError::bad_request(format!(
+                "invalid IPv6 address {:?} for network {net}: berth networks are IPv4-only \
+                 (IPv6 is not supported yet); leave out --ip6",
+                self.ipv6_address
+            )));
+        }
+        if let Some(ips) = self.link_local_ips.filter(|v| !v.is_empty()) {
+            return Err(ApiError::bad_request(format!(
+                "link-local addresses {ips:?} for network {net} are not supported by berth; \
+                 leave out --link-local-ip"
+            )));
+        }
+        Ok(self.ipv4_address)
+    }
 }
 
 /// Parses one endpoint's settings. `gw_priority`: whether `GwPriority` applies (Docker
@@ -100,7 +125,10 @@ pub(super) fn endpoint_request(
     ep: EndpointBody,
     gw_priority: bool,
 ) -> ApiResult<EndpointRequest> {
-    let ip = ep.ipam_config.map(|i| i.ipv4_address).unwrap_or_default();
+    let ip = match ep.ipam_config {
+        Some(i) => i.into_ipv4(net)?,
+        None => String::new(),
+    };
     let ipv4 = if ip.is_empty() {
         None
     } else {
