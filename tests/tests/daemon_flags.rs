@@ -341,3 +341,211 @@ fn bad_values_stop_the_daemon_with_a_clear_error() {
         "false"
     );
 }
+
+// =======================================================================================
+// --firewall-backend
+
+#[test]
+fn a_firewall_backend_other_than_nftables_stops_the_daemon_before_anything_is_made() {
+    let mut sb = Sandbox::new();
+    for bad in ["bogus", "nft", "firewalld"] {
+        refused_at_start(
+            &sb,
+            &["--firewall-backend", bad],
+            &["invalid firewall-backend", bad],
+        );
+    }
+    // dockerd's other backend is valid for dockerd but not implemented: refused, saying so.
+    refused_at_start(
+        &sb,
+        &["--firewall-backend", "iptables"],
+        &["iptables", "not supported", "--firewall-backend nftables"],
+    );
+    assert!(!sb.host_links().iter().any(|l| l == "berth0"));
+    let tables = sb.sh_ok("nft list tables");
+    assert!(!tables.contains("berth"), "a refused start made {tables}");
+    sb.start_daemon_with(&["--firewall-backend", "nftables"]);
+    assert!(sb.host_links().iter().any(|l| l == "berth0"));
+}
+
+// =======================================================================================
+// --allow-direct-routing
+
+/// busybox httpd answering `tag=<name>` on ports 80 and 81 (only 80 gets published).
+fn run_two_port_web(sb: &Sandbox, name: &str, network: &str, publish: &[&str]) {
+    let script = format!(
+        "mkdir -p /www && echo tag={name} > /www/index.html && httpd -p 81 -h /www && \
+         exec httpd -f -p 80 -h /www"
+    );
+    let mut args = vec!["--name", name, "--network", network];
+    for p in publish {
+        args.extend(["-p", p]);
+    }
+    args.extend(["busybox", "sh", "-c", &script]);
+    sb.run_d(&args);
+}
+
+/// The internet, playing a neighbour that routes `network`'s subnet via the host's uplink.
+fn route_from_internet(sb: &Sandbox, network: &str) {
+    let subnet = ipam(&sb.network_inspect(network), "Subnet").to_string();
+    sb.sh_internet(&format!("ip route replace {subnet} via {UPLINK_IP}"))
+        .ok();
+}
+
+/// A fetch from the internet straight to `ip` (a container's address), not the host's.
+fn direct_from_internet(sb: &Sandbox, ip: &str, port: u16) -> Out {
+    sb.sh_internet(&host_fetch_script(ip, port))
+}
+
+#[test]
+fn allow_direct_routing_reaches_published_ports_of_nat_networks_only() {
+    let mut sb = ready_with(&["--allow-direct-routing"]);
+    // The default bridge, and a network created while the daemon runs (elements only).
+    sb.berth_ok(&["network", "create", "app"]);
+    sb.berth_ok(&["network", "create", "--internal", "inside"]);
+    run_two_port_web(&sb, "web", "bridge", &["8080:80"]);
+    run_two_port_web(&sb, "web2", "app", &["8081:80"]);
+    run_two_port_web(&sb, "quiet", "app", &[]);
+    run_two_port_web(&sb, "hidden", "inside", &["8082:80"]);
+    for net in ["bridge", "app", "inside"] {
+        route_from_internet(&sb, net);
+    }
+    let web = sb.container_ip("web", "bridge");
+    let web2 = sb.container_ip("web2", "app");
+    let quiet = sb.container_ip("quiet", "app");
+    let hidden = sb.container_ip("hidden", "inside");
+    assert_reaches(
+        || from_host(&sb, &quiet, 80),
+        "quiet",
+        "control: host → quiet",
+    );
+
+    assert_reaches(
+        || direct_from_internet(&sb, &web, 80),
+        "web",
+        "neighbour → web:80 (published, default bridge)",
+    );
+    assert_reaches(
+        || direct_from_internet(&sb, &web2, 80),
+        "web2",
+        "neighbour → web2:80 (published, app)",
+    );
+    for (ip, tag, port) in [
+        (&web, "web", 81),
+        (&web2, "web2", 81),
+        (&quiet, "quiet", 80),
+    ] {
+        let out = direct_from_internet(&sb, ip, port);
+        assert_blocked(
+            &out,
+            tag,
+            &format!("neighbour → {tag}:{port} (not published)"),
+        );
+    }
+    let out = direct_from_internet(&sb, &hidden, 80);
+    assert_blocked(&out, "hidden", "neighbour → an internal network");
+    assert_reaches(|| from_internet(&sb, 8080), "web", "internet → host:8080");
+
+    // Without the flag (dockerd's default), nat refuses direct routing; the containers kept
+    // running and their ports stay published at the host's address.
+    sb.stop_daemon();
+    sb.start_daemon_with(&[]);
+    assert_reaches(
+        || from_internet(&sb, 8081),
+        "web2",
+        "internet → host:8081 after the restart",
+    );
+    for (ip, tag) in [(&web, "web"), (&web2, "web2")] {
+        let out = direct_from_internet(&sb, ip, 80);
+        assert_blocked(
+            &out,
+            tag,
+            &format!("without the flag: neighbour → {tag}:80"),
+        );
+    }
+}
+
+// =======================================================================================
+// --mtu and a default bridge left by an earlier run
+
+/// The MTU of a link in the sandbox host, from `ip -o link show`.
+#[track_caller]
+fn link_mtu(sb: &Sandbox, link: &str) -> u32 {
+    let out = sb.sh_ok(&format!("ip -o link show {link}"));
+    let mut words = out.split_whitespace();
+    words
+        .by_ref()
+        .find(|w| *w == "mtu")
+        .and_then(|_| words.next())
+        .and_then(|m| m.parse().ok())
+        .unwrap_or_else(|| panic!("no MTU for {link} in {out:?}"))
+}
+
+/// The MTU of `eth0` in a new container on `network`.
+#[track_caller]
+fn container_mtu(sb: &Sandbox, network: &str) -> String {
+    sb.berth_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        network,
+        "busybox",
+        "cat",
+        "/sys/class/net/eth0/mtu",
+    ])
+    .trim()
+    .to_string()
+}
+
+const REFUSED_MTU: [&str; 2] = [
+    "error creating default \"bridge\" network berth0 with MTU 70000",
+    "--mtu",
+];
+
+#[test]
+fn an_mtu_the_kernel_refuses_stops_the_daemon_even_when_the_bridge_survives() {
+    let mut sb = ready_with(&[]);
+    assert_eq!(link_mtu(&sb, "berth0"), 1500);
+    sb.stop_daemon();
+    assert!(
+        sb.host_links().iter().any(|l| l == "berth0"),
+        "berth0 survives"
+    );
+
+    refused_at_start(&sb, &["--mtu", "70000"], &REFUSED_MTU);
+    assert_eq!(
+        link_mtu(&sb, "berth0"),
+        1500,
+        "a refused MTU changes nothing"
+    );
+
+    // A good one is applied to the surviving bridge, and reaches new containers.
+    sb.start_daemon_with(&["--mtu", "1400"]);
+    assert_eq!(link_mtu(&sb, "berth0"), 1400);
+    assert_eq!(container_mtu(&sb, "bridge"), "1400");
+}
+
+#[test]
+fn with_containers_running_on_it_the_default_bridge_keeps_its_mtu() {
+    let mut sb = ready_with(&[]);
+    run_sleeper(&sb, "box", "bridge");
+    sb.stop_daemon();
+
+    // Containers still run on berth0: the daemon starts, the bridge keeps its MTU.
+    sb.start_daemon_with(&["--mtu", "70000"]);
+    assert_eq!(link_mtu(&sb, "berth0"), 1500);
+    let log = sb.daemon_log_tail(400);
+    assert!(
+        log.contains("--mtu 70000 is not applied to the default bridge") && log.contains("box"),
+        "{log}"
+    );
+    // New containers on it still start, with the bridge's MTU.
+    assert_eq!(container_mtu(&sb, "bridge"), "1500");
+    let running = sb.berth_ok(&["exec", "box", "cat", "/sys/class/net/eth0/mtu"]);
+    assert_eq!(running.trim(), "1500");
+
+    // Once they are gone, the same flag stops the next start.
+    sb.berth_ok(&["rm", "-f", "box"]);
+    sb.stop_daemon();
+    refused_at_start(&sb, &["--mtu", "70000"], &REFUSED_MTU);
+}

@@ -88,8 +88,25 @@ pub fn bridge_skeleton() -> Table {
     }
 }
 
-/// The inet table's fixed sets, maps and chains (no elements).
+/// Daemon-wide firewall settings: berthd's flags, read once at start. They shape the fixed
+/// rules, so they change only when the whole table is rewritten (at the next start); a network
+/// created or removed meanwhile is still only set elements.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TableOptions {
+    /// dockerd's `allow-direct-routing`: traffic routed to a container's address from outside
+    /// (not through the host's address) reaches the container's published ports, on every
+    /// network whose gateway mode is `nat` (`routed` and `nat-unprotected` allow it anyway;
+    /// internal networks never).
+    pub allow_direct_routing: bool,
+}
+
+/// The inet table's fixed sets, maps and chains (no elements), with default options.
 pub fn skeleton() -> Table {
+    skeleton_with(TableOptions::default())
+}
+
+/// `skeleton` for the daemon's `options`.
+pub fn skeleton_with(options: TableOptions) -> Table {
     // Only packets to an address of this host are published-port candidates: from outside and
     // from containers (prerouting), and from the host itself, 127.0.0.1 included (output).
     let to_publish = || {
@@ -117,7 +134,7 @@ pub fn skeleton() -> Table {
                 hook: Hook::Forward,
                 priority: Priority::Filter,
                 policy: Policy::Accept,
-                rules: forward_rules(),
+                rules: forward_rules(options),
             },
             nat_chain(
                 "postrouting",
@@ -216,17 +233,16 @@ fn nat_chain(name: &'static str, hook: Hook, priority: Priority, rules: Vec<Rule
     }
 }
 
-fn forward_rules() -> Vec<Rule> {
+fn forward_rules(options: TableOptions) -> Vec<Rule> {
     use Selector::{IifName, OifName};
     use Verdict::{Accept, Drop};
     let dnat = || Match::CtStatus(CtStatus::Dnat);
     // Direct routing to a published port (container address, protocol, container port).
-    let to_published = |from: Match| {
+    let to_published = |from: Vec<Match>| {
         [Set::ContainerPorts, Set::ContainerPortRanges].map(|set| {
-            Rule::new(
-                vec![from.clone(), Match::in_set(&DADDR_PROTO_PORT, set)],
-                Accept,
-            )
+            let mut matches = from.clone();
+            matches.push(Match::in_set(&DADDR_PROTO_PORT, set));
+            Rule::new(matches, Accept)
         })
     };
     let mut rules = vec![
@@ -270,11 +286,22 @@ fn forward_rules() -> Vec<Rule> {
             Accept,
         ),
     ];
-    rules.extend(to_published(Match::in_set(&[OifName], Set::RoutedBridges)));
-    rules.extend(to_published(Match::in_set(
+    rules.extend(to_published(vec![Match::in_set(
+        &[OifName],
+        Set::RoutedBridges,
+    )]));
+    rules.extend(to_published(vec![Match::in_set(
         &[IifName, OifName],
         Set::TrustedInterfaces,
-    )));
+    )]));
+    if options.allow_direct_routing {
+        // Any bridge network that got here (internal ones were dropped above). Overlay
+        // bridges are not the bridge driver's: dockerd's flag does not open them.
+        rules.extend(to_published(vec![
+            Match::in_set(&[OifName], Set::Bridges),
+            Match::not_in_set(&[OifName], Set::OverlayBridges),
+        ]));
+    }
     // From outside, only to published ports (accepted above).
     rules.push(Rule::new(
         vec![Match::in_set(&[OifName], Set::Bridges)],
@@ -346,13 +373,22 @@ pub fn render_full_with_ports(networks: &[NetworkFacts], mappings: &[PortMapping
 /// The whole of both tables for networks with their options, and published ports (used at
 /// daemon start: reconcile).
 pub fn render_full_bridges(networks: &[BridgeNetwork], mappings: &[PortMapping]) -> String {
+    render_full_bridges_with(networks, mappings, TableOptions::default())
+}
+
+/// `render_full_bridges` with the daemon's table options (`skeleton_with`).
+pub fn render_full_bridges_with(
+    networks: &[BridgeNetwork],
+    mappings: &[PortMapping],
+    options: TableOptions,
+) -> String {
     let mut out = String::new();
     for family in [Family::Inet, Family::Bridge] {
         let f = family.name();
         out.push_str(&format!("table {f} {TABLE_NAME} {{}}\n"));
         out.push_str(&format!("delete table {f} {TABLE_NAME}\n"));
     }
-    render::render_table(&mut out, Family::Inet, &skeleton());
+    render::render_table(&mut out, Family::Inet, &skeleton_with(options));
     render::render_table(&mut out, Family::Bridge, &bridge_skeleton());
     let mut elements: Vec<SetElement> = networks.iter().flat_map(BridgeNetwork::elements).collect();
     for vtep in networks.iter().flat_map(BridgeNetwork::vtep_elements) {

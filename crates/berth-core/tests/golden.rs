@@ -3,11 +3,11 @@
 
 mod common;
 
-use berth_core::firewall::BridgeNetwork;
 use berth_core::firewall::{
     render_add_bridge, render_add_network, render_add_ports, render_full, render_full_bridges,
     render_full_with_ports, render_remove_bridge, render_remove_network, render_remove_ports,
 };
+use berth_core::firewall::{render_full_bridges_with, BridgeNetwork, TableOptions};
 use common::{
     default_bridge, internal_network, mappings, options_network, overlay_network, snat_network,
     user_network,
@@ -63,6 +63,20 @@ fn cases() -> Vec<(&'static str, String)> {
                     overlay_network("ov-000000000002", "10.51.0.0/24"),
                 ],
                 &[],
+            ),
+        ),
+        (
+            "full_direct_routing.nft",
+            render_full_bridges_with(
+                &[
+                    BridgeNetwork::from(default_bridge()),
+                    BridgeNetwork::from(internal_network()),
+                    overlay_network("ov-000000000001", "10.50.0.0/24"),
+                ],
+                &mappings(),
+                TableOptions {
+                    allow_direct_routing: true,
+                },
             ),
         ),
         (

@@ -4,12 +4,12 @@
 
 mod common;
 
-use berth_core::firewall::BridgeNetwork;
 use berth_core::firewall::{
     render_add_bridge, render_add_network, render_add_ports, render_full, render_full_bridges,
     render_full_with_ports, render_remove_bridge, render_remove_network, render_remove_ports,
     NetworkFacts,
 };
+use berth_core::firewall::{render_full_bridges_with, BridgeNetwork, TableOptions};
 use common::{
     default_bridge, internal_network, mappings, options_network, overlay_network, snat_network,
     user_network,
@@ -269,4 +269,38 @@ fn overlays_share_the_vtep_and_skip_conntrack() {
         "{one}"
     );
     assert!(set_elements(&one, "vteps").contains("192.0.2.11"), "{one}");
+}
+
+#[test]
+fn direct_routing_loads_and_networks_still_come_and_go_as_elements() {
+    if !can_unshare() {
+        return;
+    }
+    let direct = TableOptions {
+        allow_direct_routing: true,
+    };
+    let base = [BridgeNetwork::from(default_bridge())];
+    let before = load_in_netns(&[render_full_bridges_with(&base, &[], direct)]);
+    assert!(
+        before.contains(
+            "oifname @bridges oifname != @overlay_bridges ip daddr . meta l4proto . th dport \
+             @container_ports accept"
+        ),
+        "{before}"
+    );
+    // A network added and removed at run time is elements only, on the same skeleton.
+    let user = BridgeNetwork::from(user_network());
+    let mut scripts = vec![render_full_bridges_with(&base, &[], direct)];
+    scripts.push(render_add_bridge(&user));
+    scripts.push(render_add_ports(&mappings()));
+    let added = load_in_netns(&scripts);
+    let full = load_in_netns(&[render_full_bridges_with(
+        &[base[0].clone(), user.clone()],
+        &mappings(),
+        direct,
+    )]);
+    assert_eq!(added, full, "incremental and full differ");
+    scripts.push(render_remove_ports(&mappings()));
+    scripts.push(render_remove_bridge(&user));
+    assert_eq!(load_in_netns(&scripts), before);
 }

@@ -70,6 +70,21 @@ pub struct DaemonConfig {
     /// bridge takes its subnet from them too.
     #[arg(long = "default-address-pool", value_parser = parse_address_pool)]
     pub default_address_pools: Vec<AddressPoolSpec>,
+    /// The firewall backend (dockerd's `--firewall-backend`). Berth programs nftables only
+    /// (its own table `inet berth`): `nftables` (or empty) is accepted; `iptables` is refused,
+    /// since Berth cannot keep that backend's promises (the `DOCKER-USER` chain); any other
+    /// value is invalid. Checked before anything is created.
+    #[arg(long = "firewall-backend", default_value = "nftables", value_parser = parse_firewall_backend,
+          value_name = "BACKEND")]
+    pub firewall_backend: FirewallBackend,
+    /// Direct routing to containers (dockerd's `--allow-direct-routing`): traffic routed to a
+    /// container's address from outside the host reaches its published ports, on networks in
+    /// gateway mode `nat` too (without it only `routed`, `nat-unprotected` and
+    /// `trusted_host_interfaces` allow that).
+    #[arg(long = "allow-direct-routing", default_value = "false", value_parser = parse_go_bool,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          value_name = "BOOL")]
+    pub allow_direct_routing: bool,
     /// The cluster store for overlay networks, e.g. `etcd://192.0.2.10:2379[,...]`.
     #[arg(long)]
     pub cluster_store: Option<String>,
@@ -91,6 +106,40 @@ fn parse_default_mtu(s: &str) -> Result<u32, String> {
         Ok(v) => Err(format!("invalid default MTU {v}: it must not be negative")),
         Err(e) => Err(format!(
             "invalid default MTU {s:?}: {e} (expected an integer, e.g. 1500)"
+        )),
+    }
+}
+
+/// The firewall backends dockerd knows; Berth implements one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FirewallBackend {
+    Nftables,
+}
+
+impl FirewallBackend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FirewallBackend::Nftables => "nftables",
+        }
+    }
+}
+
+/// `--firewall-backend`: dockerd accepts `iptables`, `nftables` and empty (its default) and
+/// refuses anything else with "invalid firewall-backend". Berth has no iptables backend:
+/// accepting `iptables` with a warning would start a daemon without the `DOCKER-USER` chain
+/// its users rely on, so it is refused with a message that says why and what to do.
+fn parse_firewall_backend(s: &str) -> Result<FirewallBackend, String> {
+    match s.trim() {
+        "" | "nftables" => Ok(FirewallBackend::Nftables),
+        "iptables" => Err(
+            "firewall-backend \"iptables\" is not supported: berthd programs nftables only \
+             (its table inet berth; there is no DOCKER-USER chain); use --firewall-backend \
+             nftables, or leave it unset"
+                .to_string(),
+        ),
+        other => Err(format!(
+            "invalid firewall-backend {other:?}: expected nftables (dockerd also knows \
+             iptables, which berthd does not implement)"
         )),
     }
 }
@@ -309,6 +358,57 @@ mod tests {
         assert_eq!(c.fixed_cidr, None);
         assert!(c.default_address_pools.is_empty());
         c.validate().unwrap();
+    }
+
+    #[test]
+    fn firewall_backend_is_nftables_or_refused_before_anything_starts() {
+        assert_eq!(
+            parse(&[]).unwrap().firewall_backend,
+            FirewallBackend::Nftables
+        );
+        for ok in ["nftables", ""] {
+            let c = parse(&["--firewall-backend", ok]).unwrap();
+            assert_eq!(c.firewall_backend, FirewallBackend::Nftables, "{ok:?}");
+        }
+        for bad in ["nft", "NFTABLES", "firewalld", "ebtables"] {
+            let e = parse(&["--firewall-backend", bad]).unwrap_err();
+            assert!(
+                e.contains("invalid firewall-backend") && e.contains(bad),
+                "{bad}: {e}"
+            );
+        }
+        let e = parse(&["--firewall-backend", "iptables"]).unwrap_err();
+        assert!(
+            e.contains("\"iptables\" is not supported")
+                && e.contains("--firewall-backend nftables"),
+            "{e}"
+        );
+        assert!(!e.contains("invalid firewall-backend"), "{e}");
+    }
+
+    #[test]
+    fn allow_direct_routing_is_off_unless_asked() {
+        assert!(!parse(&[]).unwrap().allow_direct_routing);
+        assert!(
+            parse(&["--allow-direct-routing"])
+                .unwrap()
+                .allow_direct_routing
+        );
+        assert!(
+            parse(&["--allow-direct-routing=true"])
+                .unwrap()
+                .allow_direct_routing
+        );
+        assert!(
+            !parse(&["--allow-direct-routing=false"])
+                .unwrap()
+                .allow_direct_routing
+        );
+        let e = parse(&["--allow-direct-routing=yes"]).unwrap_err();
+        assert!(
+            e.contains("--allow-direct-routing") && e.contains("yes"),
+            "{e}"
+        );
     }
 
     #[test]

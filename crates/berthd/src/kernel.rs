@@ -2,7 +2,9 @@
 //! tested with recording fakes. The real implementations call `berth-sys`; the daemon chooses
 //! them explicitly in `main`.
 
-use crate::error::Result;
+mod ifmtu;
+
+use crate::error::{EngineError, Result};
 use berth_core::firewall::{self, KeyField, MapValue};
 use berth_core::ports::{PortMapping, PortRange, Proto};
 use berth_sys::conntrack::UdpFlows;
@@ -20,8 +22,9 @@ pub trait NetOps: Send + Sync {
     /// Turns on IPv4 forwarding in berthd's namespace (containers reach the outside).
     fn enable_forwarding(&self) -> Result<()>;
     /// Creates the bridge, or, if a link of that name is already a bridge (restart), makes sure
-    /// it has the gateway address (none in gateway mode `isolated`) and is up. An `mtu` of 0
-    /// leaves the kernel's default. Fails with nothing created if the kernel refuses the MTU.
+    /// it has `mtu`, the gateway address (none in gateway mode `isolated`) and is up. An `mtu`
+    /// of 0 leaves the kernel's default (or the bridge's MTU as it is). Fails with nothing
+    /// created, and an existing bridge's MTU unchanged, if the kernel refuses the MTU.
     fn ensure_bridge(&self, name: &str, mtu: u32, gateway: Option<Ipv4Net>) -> Result<()>;
     fn delete_link(&self, name: &str) -> Result<()>;
     /// Names of existing bridge links.
@@ -110,13 +113,22 @@ impl NetOps for KernelNet {
         let mut nl = self.nl();
         match nl.link_by_name(name)? {
             Some(link) if link.kind == "bridge" => {
+                // A bridge left by an earlier run keeps the MTU it was made with unless set.
+                if mtu != 0 && link.mtu != mtu {
+                    ifmtu::set_link_mtu(name, mtu).map_err(|e| {
+                        EngineError::Internal(format!(
+                            "set the MTU of bridge {name} from {} to {mtu}: {e}",
+                            link.mtu
+                        ))
+                    })?;
+                }
                 if let Some(gateway) = gateway {
                     nl.ensure_address(link.index, gateway.into())?;
                 }
                 nl.set_link_up(link.index)?;
                 Ok(())
             }
-            Some(link) => Err(crate::error::EngineError::Conflict(format!(
+            Some(link) => Err(EngineError::Conflict(format!(
                 "cannot create bridge {name}: a {} link of that name already exists",
                 if link.kind.is_empty() {
                     "non-bridge"
@@ -420,6 +432,8 @@ pub mod fake {
     #[derive(Default)]
     pub struct FakeNet {
         pub bridges: Mutex<BTreeSet<String>>,
+        /// The MTU `ensure_bridge` last gave each bridge (0: the kernel's default).
+        pub mtus: Mutex<std::collections::BTreeMap<String, u32>>,
         pub sandboxes: Mutex<BTreeSet<std::path::PathBuf>>,
         pub veths: Mutex<Vec<(String, String)>>,
         pub routes: Mutex<Vec<Ipv4Net>>,
@@ -433,8 +447,19 @@ pub mod fake {
         fn enable_forwarding(&self) -> Result<()> {
             Ok(())
         }
-        fn ensure_bridge(&self, name: &str, _mtu: u32, _gw: Option<Ipv4Net>) -> Result<()> {
+        /// Refuses the MTUs the kernel refuses for a bridge, changing nothing then.
+        fn ensure_bridge(&self, name: &str, mtu: u32, _gw: Option<Ipv4Net>) -> Result<()> {
+            if mtu != 0 && !(68..=65535).contains(&mtu) {
+                return Err(crate::error::EngineError::Internal(format!(
+                    "set MTU {mtu} on {name}: invalid argument"
+                )));
+            }
             self.bridges.lock().unwrap().insert(name.to_string());
+            let mut mtus = self.mtus.lock().unwrap();
+            let current = mtus.entry(name.to_string()).or_insert(mtu);
+            if mtu != 0 {
+                *current = mtu;
+            }
             Ok(())
         }
         fn delete_link(&self, name: &str) -> Result<()> {

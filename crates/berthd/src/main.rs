@@ -33,6 +33,11 @@ fn main() -> anyhow::Result<()> {
 async fn run(cfg: config::DaemonConfig) -> anyhow::Result<()> {
     // Flags that contradict each other stop the daemon before anything is created.
     cfg.validate()?;
+    tracing::info!(
+        "firewall backend {}, allow-direct-routing {}",
+        cfg.firewall_backend.as_str(),
+        cfg.allow_direct_routing
+    );
     let socket = cfg.socket_path()?;
     let net: Arc<dyn kernel::NetOps> = Arc::new(kernel::KernelNet::new()?);
     let fw: Arc<dyn kernel::Firewall> = Arc::new(kernel::KernelFirewall::default());

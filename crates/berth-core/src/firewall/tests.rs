@@ -190,3 +190,51 @@ fn published_elements_are_deduplicated_and_merged() {
         ]
     );
 }
+
+/// The forward chain's rules as nft text.
+fn forward(options: TableOptions) -> Vec<String> {
+    let table = skeleton_with(options);
+    let chain = table.chains.iter().find(|c| c.name == "forward").unwrap();
+    chain.rules.iter().map(ToString::to_string).collect()
+}
+
+#[test]
+fn direct_routing_opens_published_ports_of_bridge_networks_before_the_final_drop() {
+    let direct = "oifname @bridges oifname != @overlay_bridges ip daddr . meta l4proto . th dport";
+    let off = forward(TableOptions::default());
+    assert!(!off.iter().any(|r| r.starts_with(direct)), "{off:#?}");
+    assert_eq!(skeleton(), skeleton_with(TableOptions::default()));
+
+    let on = forward(TableOptions {
+        allow_direct_routing: true,
+    });
+    assert_eq!(on.len(), off.len() + 2, "{on:#?}");
+    let at = |rules: &[String], text: &str| rules.iter().position(|r| r == text);
+    let ports = at(&on, &format!("{direct} @container_ports accept")).expect("ports rule");
+    let ranges = at(&on, &format!("{direct} @container_port_ranges accept")).expect("ranges");
+    let last = on.len() - 1;
+    assert_eq!(on[last], "oifname @bridges drop");
+    assert_eq!((ports, ranges), (last - 2, last - 1));
+    // Internal networks are dropped, and other networks isolated, before it.
+    let internal = at(&on, "oifname @internal_bridges drop").unwrap();
+    let isolation = at(&on, "iifname @bridges oifname @bridges drop").unwrap();
+    assert!(internal < ports && isolation < ports, "{on:#?}");
+    // Only the skeleton differs: a network is the same elements either way.
+    let net = facts("br-1", "172.18.0.0/16", false);
+    let full = |o| render_full_bridges_with(&[BridgeNetwork::from(&net)], &[], o);
+    let on_script = full(TableOptions {
+        allow_direct_routing: true,
+    });
+    let off_script = full(TableOptions::default());
+    let elements = |s: &str| -> Vec<String> {
+        s.lines()
+            .filter(|l| l.starts_with("add element"))
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(elements(&on_script), elements(&off_script));
+    assert_eq!(
+        off_script,
+        render_full_bridges(&[BridgeNetwork::from(&net)], &[])
+    );
+}

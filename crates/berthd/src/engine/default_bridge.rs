@@ -65,6 +65,16 @@ pub fn plan(
     })
 }
 
+/// The default bridge's MTU at start: `--mtu` (`flag`), unless containers left running by an
+/// earlier run are on the bridge (`live`); then it keeps its `previous` MTU, as dockerd keeps
+/// the default bridge of containers it restores (a change waits until they are gone).
+pub fn start_mtu(flag: u32, previous: Option<u32>, live: usize) -> u32 {
+    match previous {
+        Some(mtu) if live > 0 => mtu,
+        _ => flag,
+    }
+}
+
 /// Where the subnet comes from without `--bip`.
 #[derive(Clone, Copy, Debug)]
 pub enum Automatic {
@@ -186,6 +196,17 @@ mod tests {
         );
         // Too small to hold a gateway and a container.
         assert!(ipam(None, Some("10.9.0.0/31"), b).is_err());
+    }
+
+    #[test]
+    fn mtu_changes_only_without_live_containers() {
+        assert_eq!(start_mtu(1400, Some(1500), 0), 1400);
+        assert_eq!(start_mtu(70000, Some(1500), 0), 70000, "the kernel decides");
+        assert_eq!(start_mtu(1400, None, 0), 1400);
+        assert_eq!(start_mtu(1400, Some(1500), 2), 1500);
+        assert_eq!(start_mtu(70000, Some(9000), 1), 9000);
+        // Nothing to keep: a first start with live containers cannot happen, the flag wins.
+        assert_eq!(start_mtu(1400, None, 1), 1400);
     }
 
     fn cfg(args: &[&str]) -> DaemonConfig {

@@ -6,7 +6,7 @@ use super::default_bridge::{self, DefaultBridge};
 use super::Engine;
 use crate::driver::bridge::facts;
 use crate::driver::overlay::overlay_facts;
-use crate::error::Result;
+use crate::error::{EngineError, Result};
 use crate::model::{now_rfc3339, BridgeConfig, DriverConfig, Network, Status};
 use berth_core::firewall;
 use berth_core::id::{Name, ObjectId};
@@ -32,6 +32,7 @@ impl Engine {
     fn load_networks(&self) -> Result<()> {
         let mut stored = self.store.load_networks()?;
         let default = self.plan_default_bridge(&stored)?;
+        let mtu = self.default_bridge_mtu(&stored)?;
         for (name, driver) in [
             ("bridge", None),
             ("host", Some(DriverConfig::Host)),
@@ -42,7 +43,7 @@ impl Engine {
                     ifname: DEFAULT_BRIDGE_IFNAME.into(),
                     ipam: default.ipam.clone(),
                     internal: false,
-                    mtu: self.cfg.mtu,
+                    mtu,
                     user_subnet: false,
                     options: default.options.clone(),
                 })
@@ -102,6 +103,51 @@ impl Engine {
         })
     }
 
+    /// The default bridge's MTU for this run: `--mtu`, unless containers still run on the
+    /// bridge from an earlier run. Then, as dockerd does for containers it keeps running, the
+    /// bridge keeps the MTU it has (a changed one is applied once they are gone and berthd
+    /// restarts), and a value the kernel would refuse cannot stop the daemon.
+    fn default_bridge_mtu(&self, stored: &[Network]) -> Result<u32> {
+        let previous = stored
+            .iter()
+            .find(|n| n.default_bridge)
+            .and_then(|n| n.driver.bridge().map(|b| (n.id.clone(), b.mtu)));
+        let live = match &previous {
+            Some((id, _)) => self.live_containers_on(id)?,
+            None => Vec::new(),
+        };
+        let mtu = default_bridge::start_mtu(self.cfg.mtu, previous.map(|p| p.1), live.len());
+        if mtu != self.cfg.mtu {
+            tracing::warn!(
+                "--mtu {} is not applied to the default bridge {DEFAULT_BRIDGE_IFNAME}: \
+                 containers still run on it ({}); it keeps MTU {mtu} until they are stopped \
+                 and berthd restarts",
+                self.cfg.mtu,
+                live.join(", ")
+            );
+        }
+        Ok(mtu)
+    }
+
+    /// Names of the stored containers that still run (their shim says so) with an endpoint on
+    /// `network`, before the containers are loaded.
+    fn live_containers_on(&self, network: &ObjectId) -> Result<Vec<String>> {
+        Ok(self
+            .store
+            .load_containers()?
+            .into_iter()
+            .filter(|c| c.state.status == Status::Running)
+            .filter(|c| c.endpoints.iter().any(|ep| &ep.network == network))
+            .filter(|c| {
+                matches!(
+                    container::status(&self.state_dir(&c.id)),
+                    RtStatus::Running { .. }
+                )
+            })
+            .map(|c| c.name.to_string())
+            .collect())
+    }
+
     /// Bridges and the whole firewall table, as the store says they should be.
     fn reconcile_kernel(&self) -> Result<()> {
         let inner = self.lock();
@@ -112,10 +158,13 @@ impl Engine {
             .collect();
         for n in inner.networks.values() {
             match (&n.driver, self.cfg.advertise_addr) {
-                (DriverConfig::Bridge(b), _) => {
-                    self.net
-                        .ensure_bridge(&b.ifname, b.mtu, b.bridge_address())?
-                }
+                (DriverConfig::Bridge(b), _) => self
+                    .net
+                    .ensure_bridge(&b.ifname, b.mtu, b.bridge_address())
+                    .map_err(|e| match n.default_bridge {
+                        true => default_bridge_error(b, e),
+                        false => e,
+                    })?,
                 (DriverConfig::Overlay(o), Some(local)) => self.net.ensure_overlay(
                     &o.bridge.ifname,
                     &o.vxlan,
@@ -143,9 +192,12 @@ impl Engine {
                 (driver, _) => driver.bridge().map(facts),
             })
             .collect();
+        let options = firewall::TableOptions {
+            allow_direct_routing: self.cfg.allow_direct_routing,
+        };
         self.bridge
             .fw
-            .apply(&firewall::render_full_bridges(&facts, &[]))
+            .apply(&firewall::render_full_bridges_with(&facts, &[], options))
     }
 
     fn load_containers(&self) -> Result<()> {
@@ -241,6 +293,21 @@ impl Engine {
     }
 }
 
+/// The default bridge could not be set up: the daemon does not start. dockerd's words, and
+/// the flag that sets the MTU (the usual cause: the kernel refused it).
+fn default_bridge_error(b: &BridgeConfig, e: EngineError) -> EngineError {
+    let mtu = match b.mtu {
+        0 => "the kernel's default MTU".to_string(),
+        m => format!(
+            "MTU {m} (--mtu; the kernel accepts 68 to 65535 for a bridge, 0 keeps its default)"
+        ),
+    };
+    EngineError::Internal(format!(
+        "error creating default \"bridge\" network {} with {mtu}: {e}",
+        b.ifname
+    ))
+}
+
 fn predefined(name: &str, driver: DriverConfig, options: BTreeMap<String, String>) -> Network {
     Network {
         id: ObjectId::generate(),
@@ -263,4 +330,89 @@ fn is_berth_bridge_name(name: &str) -> bool {
             name.strip_prefix(p)
                 .is_some_and(|h| h.len() == 12 && h.bytes().all(|b| b.is_ascii_hexdigit()))
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::DaemonConfig;
+    use crate::engine::dns::fake::FakeDns;
+    use crate::kernel::fake::{FakeFirewall, FakeNet};
+    use clap::Parser;
+    use std::path::Path;
+    use std::sync::Arc;
+
+    /// An engine started on `root` with `flags` and the given fakes.
+    fn start(
+        root: &Path,
+        flags: &[&str],
+        net: &Arc<FakeNet>,
+        fw: &Arc<FakeFirewall>,
+    ) -> anyhow::Result<Arc<Engine>> {
+        let (data, exec) = (root.join("data"), root.join("exec"));
+        let mut args = vec![
+            "berthd",
+            "--data-root",
+            data.to_str().unwrap(),
+            "--exec-root",
+            exec.to_str().unwrap(),
+        ];
+        args.extend_from_slice(flags);
+        let cfg = DaemonConfig::try_parse_from(args)?;
+        Engine::new(cfg, net.clone(), fw.clone(), Arc::new(FakeDns::default()))
+    }
+
+    fn default_mtu(e: &Engine) -> u32 {
+        let inner = e.lock();
+        let n = inner.networks.values().find(|n| n.default_bridge).unwrap();
+        n.driver.bridge().unwrap().mtu
+    }
+
+    #[test]
+    fn a_new_mtu_reaches_a_surviving_default_bridge_and_a_refused_one_stops_the_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let (net, fw) = (
+            Arc::new(FakeNet::default()),
+            Arc::new(FakeFirewall::default()),
+        );
+        let first = start(dir.path(), &[], &net, &fw).unwrap();
+        assert_eq!(net.mtus.lock().unwrap()["berth0"], 1500);
+        drop(first);
+
+        // berth0 survives (the fake keeps it); no container runs on it.
+        let e = start(dir.path(), &["--mtu", "70000"], &net, &fw)
+            .err()
+            .expect("an MTU the kernel refuses must stop the start")
+            .to_string();
+        assert!(
+            e.contains("error creating default \"bridge\" network berth0")
+                && e.contains("MTU 70000")
+                && e.contains("--mtu"),
+            "{e}"
+        );
+        assert_eq!(net.mtus.lock().unwrap()["berth0"], 1500, "left as it was");
+
+        let e = start(dir.path(), &["--mtu", "1400"], &net, &fw).unwrap();
+        assert_eq!(net.mtus.lock().unwrap()["berth0"], 1400);
+        assert_eq!(default_mtu(&e), 1400);
+    }
+
+    #[test]
+    fn direct_routing_is_in_the_table_written_at_start_only_when_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let (net, fw) = (
+            Arc::new(FakeNet::default()),
+            Arc::new(FakeFirewall::default()),
+        );
+        let rule = "oifname @bridges oifname != @overlay_bridges ip daddr";
+        drop(start(dir.path(), &[], &net, &fw).unwrap());
+        drop(start(dir.path(), &["--allow-direct-routing"], &net, &fw).unwrap());
+        let scripts = fw.scripts.lock().unwrap();
+        assert!(!scripts[0].contains(rule), "{}", scripts[0]);
+        let last = scripts.last().unwrap();
+        assert!(
+            last.contains("delete table inet berth") && last.contains(rule),
+            "{last}"
+        );
+    }
 }

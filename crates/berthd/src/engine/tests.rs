@@ -34,6 +34,8 @@ fn fixture() -> Fixture {
         ip: std::net::Ipv4Addr::UNSPECIFIED,
         fixed_cidr: None,
         default_address_pools: vec![],
+        firewall_backend: crate::config::FirewallBackend::Nftables,
+        allow_direct_routing: false,
         cluster_store: None,
         advertise_addr: None,
         cluster_ttl: 10,
