@@ -144,3 +144,110 @@ fn network_prune_removes_only_unused_networks() {
         sb.state().assert_same(&baseline, "after prune");
     }
 }
+
+/// The network names `network ls` shows.
+fn network_names(sb: &Sandbox) -> Vec<String> {
+    sb.berth_ok(&["network", "ls"])
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().nth(1).map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn network_prune_filters_select_which_unused_networks_go() {
+    let sb = Sandbox::ready();
+    sb.berth_ok(&["network", "create", "--label", "keep", "kept"]);
+    sb.berth_ok(&["network", "create", "--label", "env=dev", "dev1"]);
+    sb.berth_ok(&[
+        "network", "create", "--label", "env=dev", "--label", "tier=db", "dev2",
+    ]);
+    sb.berth_ok(&["network", "create", "--label", "env=prod", "prod"]);
+    sb.berth_ok(&["network", "create", "plain"]);
+    let dev_bridges = [sb.bridge_of("dev1"), sb.bridge_of("dev2")];
+    let all = ["kept", "dev1", "dev2", "prod", "plain"];
+
+    // Unknown keys are refused before anything is removed (CLI and raw API).
+    let out = sb
+        .berth(&["network", "prune", "-f", "--filter", "dangling=true"])
+        .fails();
+    assert!(
+        out.text_lower().contains("invalid filter 'dangling'"),
+        "{out}"
+    );
+    let (code, body) = sb
+        .api_request(
+            "POST",
+            "/networks/prune?filters=%7B%22bogus%22%3A%5B%22x%22%5D%7D",
+            None,
+        )
+        .unwrap();
+    assert_eq!(
+        (code, body.contains("invalid filter 'bogus'")),
+        (400, true),
+        "{body}"
+    );
+    let out = sb
+        .berth(&["network", "prune", "-f", "--filter", "until=soon"])
+        .fails();
+    assert!(out.text_lower().contains("failed to parse value"), "{out}");
+    let names = network_names(&sb);
+    for n in all {
+        assert!(
+            names.iter().any(|x| x == n),
+            "{n} went on a refused prune: {names:?}"
+        );
+    }
+
+    // Everything was created just now: nothing is older than a day.
+    let out = sb.berth_ok(&["network", "prune", "-f", "--filter", "until=24h"]);
+    assert!(
+        !all.iter().any(|n| out.contains(n)),
+        "until=24h pruned:\n{out}"
+    );
+
+    let out = sb.berth_ok(&["network", "prune", "-f", "--filter", "label=env=dev"]);
+    let mut pruned: Vec<&str> = out
+        .lines()
+        .map(str::trim)
+        .filter(|l| all.contains(l))
+        .collect();
+    pruned.sort();
+    assert_eq!(pruned, ["dev1", "dev2"], "prune said:\n{out}");
+    let links = sb.host_links();
+    for b in &dev_bridges {
+        assert!(!links.contains(b), "{b} survived prune: {links:?}");
+    }
+
+    let out = sb.berth_ok(&["network", "prune", "-f", "--filter", "label!=keep"]);
+    let mut pruned: Vec<&str> = out
+        .lines()
+        .map(str::trim)
+        .filter(|l| all.contains(l))
+        .collect();
+    pruned.sort();
+    assert_eq!(pruned, ["plain", "prod"], "prune said:\n{out}");
+    let names = network_names(&sb);
+    for n in ["kept", "bridge", "host", "none"] {
+        assert!(names.iter().any(|x| x == n), "{n} missing: {names:?}");
+    }
+    assert_eq!(names.len(), 4, "left: {names:?}");
+
+    // A cutoff in the future (a Unix timestamp) selects it; predefined networks stay.
+    let future = (std::time::SystemTime::now() + Duration::from_secs(3600))
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
+    let out = sb.berth_ok(&[
+        "network",
+        "prune",
+        "-f",
+        "--filter",
+        &format!("until={future}"),
+    ]);
+    assert!(out.contains("kept"), "prune said:\n{out}");
+    let mut names = network_names(&sb);
+    names.sort();
+    assert_eq!(names, ["bridge", "host", "none"]);
+}

@@ -590,3 +590,79 @@ fn unreachable_cluster_store_at_start_is_a_clear_error_and_local_networks_still_
         &host_ip(1),
     ]);
 }
+
+#[test]
+fn overlay_driver_options_mtu_and_vni_are_honoured_and_encryption_is_refused() {
+    let c = Cluster::ready(2);
+    let create = |host: usize, opts: &[&str], name: &str| {
+        let mut args = vec!["network", "create", "-d", "overlay"];
+        for o in opts {
+            args.extend(["-o", o]);
+        }
+        args.push(name);
+        c.host(host).berth(&args)
+    };
+    // Refused at create, with what to do, and nothing reaches the cluster store.
+    let out = create(1, &["encrypted"], "secret").fails();
+    assert!(
+        out.text_lower()
+            .contains("encrypted overlay networks are not supported by berth"),
+        "{out}"
+    );
+    let out = create(2, &["com.docker.network.driver.mtu=9000"], "jumbo").fails();
+    assert!(out.text_lower().contains("the maximum is 1500"), "{out}");
+
+    // The MTU option is the base the VXLAN overhead comes off (moby's overlay spec, §3); the
+    // VNI comes from vxlanid_list.
+    create(
+        1,
+        &[
+            "com.docker.network.driver.mtu=1400",
+            "com.docker.network.driver.overlay.vxlanid_list=5000",
+        ],
+        "small",
+    )
+    .ok();
+    wait_listed(c.host(2), "small");
+    std::thread::sleep(Duration::from_secs(1));
+    for i in 1..=2 {
+        for refused in ["secret", "jumbo"] {
+            assert_eq!(ls_row(c.host(i), refused), None, "{refused} on host {i}");
+        }
+        let v = c.host(i).network_inspect("small");
+        let vni = &v["Options"]["com.docker.network.driver.overlay.vxlanid_list"];
+        assert_eq!(vni, "5000", "host {i}: {v:#}");
+        let dev = c.host(i).sh("ip -d -o link show type vxlan").ok().stdout;
+        assert!(
+            dev.contains(" mtu 1350 ") && dev.contains("vxlan id 5000 "),
+            "host {i} VXLAN device: {dev}"
+        );
+    }
+    // A second overlay asking for the same VNI is refused.
+    let out = create(
+        2,
+        &["com.docker.network.driver.overlay.vxlanid_list=5000"],
+        "dup",
+    )
+    .fails();
+    assert!(out.text_lower().contains("already used"), "{out}");
+
+    // Containers on both hosts get the MTU, and a full-size packet crosses.
+    let a: Ipv4Addr = sleeper(c.host(1), "a", "small").parse().unwrap();
+    sleeper(c.host(2), "b", "small");
+    let link = exec(c.host(2), "b", "ip -o link show eth0").ok().stdout;
+    assert!(link.contains(" mtu 1350 "), "b eth0: {link}");
+    let ns = container_netns(c.host(2), "b");
+    // 1322 bytes of data + 8 (ICMP) + 20 (IP) = 1350.
+    let full = poll(SPREAD, || {
+        let r = ping_df(&ns, a, 1322, Duration::from_secs(2)).unwrap();
+        (r == DfPing::Reply).then_some(r)
+    });
+    assert_eq!(
+        full,
+        Some(DfPing::Reply),
+        "a 1350-byte DF packet did not cross"
+    );
+    let over = ping_df(&ns, a, 1323, Duration::from_secs(2)).unwrap();
+    assert_eq!(over, DfPing::TooBig, "1351 bytes with DF must be refused");
+}

@@ -20,7 +20,9 @@ const MAX_ATTEMPTS: usize = 32;
 impl Cluster {
     /// Stores a new overlay network and assigns its VNI, in one transaction:
     /// the id and name are unique, the subnet overlaps no other overlay, and
-    /// the VNI is the lowest free one from 4096 up. `req.vni` is ignored.
+    /// the VNI is `req.vni` when it is not 0 (refused if another network holds it), else the
+    /// lowest free one from 4096 up. The VNI's claim key is created in the same transaction,
+    /// only if it does not exist yet, so two hosts never get the same VNI.
     pub async fn create_network(&self, req: NetworkDef) -> Result<NetworkDef, ClusterError> {
         req.validate()?;
         let s = &self.inner.shared;
@@ -30,7 +32,10 @@ impl Cluster {
             let existing: Vec<NetworkDef> = decode_all(listing.kvs());
             check_unique(&req, &existing)?;
             let vnis = s.get_prefix("list VNIs", &s.keys.vnis()).await?;
-            let vni = lowest_free_vni(vnis.kvs(), &s.keys.vnis())?;
+            let vni = match req.vni {
+                0 => lowest_free_vni(vnis.kvs(), &s.keys.vnis())?,
+                wanted => check_vni_free(wanted, vnis.kvs(), &s.keys.vnis(), &existing)?,
+            };
             let def = NetworkDef { vni, ..req.clone() };
             let (net_key, vni_key) = (s.keys.network(&def.id), s.keys.vni(vni));
             // Nothing under networks/ changed since we looked (so the checks
@@ -146,6 +151,34 @@ fn lowest_free_vni(kvs: &[KeyValue], prefix: &str) -> Result<u32, ClusterError> 
     (FIRST_VNI..=LAST_VNI)
         .find(|v| !used.contains(v))
         .ok_or_else(|| ClusterError::Conflict("no free VXLAN network identifier left".to_string()))
+}
+
+/// A VNI asked for: refused when a network already holds it.
+fn check_vni_free(
+    wanted: u32,
+    kvs: &[KeyValue],
+    prefix: &str,
+    existing: &[NetworkDef],
+) -> Result<u32, ClusterError> {
+    let holder = kvs.iter().find(|kv| {
+        kv.key_str()
+            .ok()
+            .and_then(|k| k.strip_prefix(prefix))
+            .and_then(|v| v.parse::<u32>().ok())
+            == Some(wanted)
+    });
+    let Some(kv) = holder else {
+        return Ok(wanted);
+    };
+    let id: String = decode(kv).unwrap_or_default();
+    let name = existing
+        .iter()
+        .find(|n| n.id == id)
+        .map_or(id.as_str(), |n| n.name.as_str());
+    Err(ClusterError::Conflict(format!(
+        "VXLAN id {wanted} is already used by overlay network {name}; choose another \
+         (or leave out com.docker.network.driver.overlay.vxlanid_list to get a free one)"
+    )))
 }
 
 fn busy_message(def: &NetworkDef, eps: &[KeyValue]) -> String {

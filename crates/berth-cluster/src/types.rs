@@ -38,8 +38,8 @@ pub struct NetworkDef {
     /// Creation time, seconds since the Unix epoch (set by the caller).
     #[serde(default)]
     pub created: u64,
-    /// VXLAN network identifier, from 4096 up. Ignored in
-    /// [`crate::Cluster::create_network`]'s request; assigned there.
+    /// VXLAN network identifier. In [`crate::Cluster::create_network`]'s request, 0 has one
+    /// assigned there (the lowest free from 4096 up); any other value claims that VNI.
     #[serde(default)]
     pub vni: u32,
 }
@@ -68,6 +68,13 @@ impl NetworkDef {
             return Err(ClusterError::Invalid(format!(
                 "gateway {} is outside subnet {}",
                 self.gateway, self.subnet
+            )));
+        }
+        if self.vni > crate::networks::LAST_VNI {
+            return Err(ClusterError::Invalid(format!(
+                "VXLAN id {} is out of range: VNIs go from 1 to {}",
+                self.vni,
+                crate::networks::LAST_VNI
             )));
         }
         if let Some(range) = self.ip_range {

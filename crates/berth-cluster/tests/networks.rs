@@ -191,3 +191,43 @@ async fn delete_is_refused_while_endpoints_exist() {
         .unwrap_err();
     assert!(matches!(err, ClusterError::NotFound(_)), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_requested_vni_is_claimed_once_and_skipped_by_assignment() {
+    let etcd = Etcd::start().await;
+    let c = connect(&etcd, "h1", 1).await;
+    let mut want = network("n1", "ov1", "10.50.0.0/24");
+    want.vni = FIRST_VNI;
+    let a = c.create_network(want).await.unwrap();
+    assert_eq!(a.vni, FIRST_VNI);
+
+    // Assignment skips the claimed VNI.
+    let b = c
+        .create_network(network("n2", "ov2", "10.51.0.0/24"))
+        .await
+        .unwrap();
+    assert_eq!(b.vni, FIRST_VNI + 1);
+
+    // The same VNI again: refused, naming the holder; nothing stored.
+    let mut again = network("n3", "ov3", "10.52.0.0/24");
+    again.vni = FIRST_VNI + 1;
+    let err = c.create_network(again).await.unwrap_err();
+    assert!(matches!(err, ClusterError::Conflict(_)), "{err}");
+    assert!(err.to_string().contains("ov2"), "{err}");
+    assert_eq!(c.networks().await.unwrap().len(), 2);
+
+    // Below 4096 is allowed when asked for; above 24 bits is not.
+    let mut low = network("n4", "ov4", "10.53.0.0/24");
+    low.vni = 42;
+    assert_eq!(c.create_network(low).await.unwrap().vni, 42);
+    let mut high = network("n5", "ov5", "10.54.0.0/24");
+    high.vni = 1 << 24;
+    let err = c.create_network(high).await.unwrap_err();
+    assert!(matches!(err, ClusterError::Invalid(_)), "{err}");
+
+    // Deleting frees it for a new claim.
+    c.delete_network("n4").await.unwrap();
+    let mut reuse = network("n6", "ov6", "10.55.0.0/24");
+    reuse.vni = 42;
+    assert_eq!(c.create_network(reuse).await.unwrap().vni, 42);
+}

@@ -1,7 +1,7 @@
 //! `/networks`: list, inspect, create, delete, prune.
 
 use super::{blocking, body_json, json, parse_filters, ApiError, ApiResult, AppState};
-use crate::engine::networks::NetworkCreate;
+use crate::engine::networks::{NetworkCreate, PruneFilters};
 use crate::model::Network;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -215,8 +215,15 @@ async fn remove(State(engine): State<AppState>, Path(id): Path<String>) -> ApiRe
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn prune(State(engine): State<AppState>) -> ApiResult<Json<Value>> {
-    let deleted = blocking(move || engine.prune_networks()).await?;
+/// `POST /networks/prune?filters=…`: Docker's `label`, `label!` and `until` filters; any other
+/// key is a 400 (`invalid filter '…'`), before anything is removed.
+async fn prune(
+    State(engine): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Json<Value>> {
+    let filters = parse_filters(q.get("filters"))?;
+    let filters = PruneFilters::parse(&filters, chrono::Utc::now())?;
+    let deleted = blocking(move || engine.prune_networks_matching(&filters)).await?;
     Ok(Json(serde_json::json!({ "NetworksDeleted": deleted })))
 }
 

@@ -36,6 +36,10 @@ pub struct NetworkCreate {
 }
 
 pub use crate::driver::bridge_options::OPT_BRIDGE_NAME;
+pub use prune::PruneFilters;
+
+#[path = "networks_prune.rs"]
+pub mod prune;
 
 impl Engine {
     pub fn create_network(&self, req: NetworkCreate) -> Result<Network> {
@@ -270,8 +274,15 @@ impl Engine {
     }
 
     /// Removes every user network without endpoints, except config-only ones (as Docker);
-    /// returns their names.
+    /// returns their names. (The API always goes through `prune_networks_matching`.)
+    #[cfg(test)]
     pub fn prune_networks(&self) -> Result<Vec<String>> {
+        self.prune_networks_matching(&PruneFilters::default())
+    }
+
+    /// As `prune_networks`, for the networks `filters` select (`label`, `label!`, `until`).
+    /// Predefined networks (bridge, host, none) are never candidates.
+    pub fn prune_networks_matching(&self, filters: &PruneFilters) -> Result<Vec<String>> {
         let candidates: Vec<(ObjectId, String)> = {
             let inner = self.lock();
             inner
@@ -280,6 +291,7 @@ impl Engine {
                 .filter(|n| {
                     !n.predefined
                         && n.driver.config_only().is_none()
+                        && filters.matches(&n.created, &n.labels)
                         && inner.users_of(&n.id).is_empty()
                 })
                 .map(|n| (n.id.clone(), n.name.to_string()))
@@ -409,3 +421,7 @@ fn dependents_of(inner: &Inner, name: &Name) -> Vec<String> {
 #[cfg(test)]
 #[path = "networks_config_tests.rs"]
 mod config_network_tests;
+
+#[cfg(test)]
+#[path = "networks_prune_tests.rs"]
+mod prune_tests;

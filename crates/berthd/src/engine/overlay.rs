@@ -15,8 +15,10 @@ use std::collections::{BTreeMap, HashSet};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
-/// VXLAN adds 50 bytes to every frame.
-const VXLAN_OVERHEAD: u32 = 50;
+#[path = "overlay_options.rs"]
+mod options;
+
+use options::{OverlayOptions, OPT_VXLANID_LIST};
 
 /// What this host knows of the cluster.
 #[derive(Default)]
@@ -74,6 +76,8 @@ impl Engine {
         name: Name,
         req: &super::networks::NetworkCreate,
     ) -> Result<Network> {
+        // Options first: a refused one must leave nothing in the cluster store.
+        let opts = OverlayOptions::parse(&req.options, self.underlay_mtu()?)?;
         let cluster = self.cluster()?;
         let view = self
             .cluster
@@ -102,7 +106,7 @@ impl Engine {
             options: req.options.clone(),
             internal: req.internal,
             created: chrono::Utc::now().timestamp().max(0) as u64,
-            vni: 0,
+            vni: opts.vni.unwrap_or(0),
         };
         let def = block(cluster.create_network(def)).map_err(cluster_err)?;
         let net = self.local_overlay(&def)?;
@@ -119,23 +123,49 @@ impl Engine {
         Ok(net)
     }
 
-    /// This host's record of a cluster network.
-    fn local_overlay(&self, def: &NetworkDef) -> Result<Network> {
-        let underlay = match self.cfg.advertise_addr {
+    /// The MTU of this host's underlay interface (the one holding `--advertise-addr`).
+    fn underlay_mtu(&self) -> Result<u32> {
+        Ok(match self.cfg.advertise_addr {
             Some(a) => self.net.mtu_of_address(a)?.unwrap_or(1500),
             None => 1500,
-        };
+        })
+    }
+
+    /// This host's record of a cluster network. Its MTU is the network's base MTU (or this
+    /// host's underlay's, whichever is smaller) minus the VXLAN overhead.
+    fn local_overlay(&self, def: &NetworkDef) -> Result<Network> {
+        let underlay = self.underlay_mtu()?;
+        let mtu = OverlayOptions::stored_inner_mtu(&def.options, underlay);
+        if let Some(base) = def.options.get(options::OPT_MTU) {
+            if mtu + options::VXLAN_OVERHEAD < base.trim().parse::<u32>().unwrap_or(0) {
+                tracing::warn!(
+                    "overlay {}: MTU {base} is larger than this host's underlay ({underlay}): \
+                     using {mtu} for its containers here",
+                    def.name
+                );
+            }
+        }
         let id = ObjectId::try_from(def.id.clone())?;
         let short = id.short().to_string();
+        // Inspect shows the VNI in effect, as Docker does.
+        let mut net_options = def.options.clone();
+        net_options.insert(OPT_VXLANID_LIST.to_string(), def.vni.to_string());
+        // Every host shows the creation time stored in the cluster.
+        let created = i64::try_from(def.created)
+            .ok()
+            .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
+            .filter(|_| def.created > 0)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))
+            .unwrap_or_else(now_rfc3339);
         Ok(Network {
             name: Name::try_from(def.name.clone())?,
-            created: now_rfc3339(),
+            created,
             driver: DriverConfig::Overlay(OverlayConfig {
                 bridge: BridgeConfig {
                     ifname: format!("ov-{short}"),
                     ipam: IpamConfig::new(def.subnet, Some(def.gateway), def.ip_range)?,
                     internal: true,
-                    mtu: underlay.saturating_sub(VXLAN_OVERHEAD),
+                    mtu,
                     user_subnet: true,
                     options: Default::default(),
                 },
@@ -146,7 +176,7 @@ impl Engine {
             attachable: true,
             predefined: false,
             default_bridge: false,
-            options: def.options.clone(),
+            options: net_options,
             labels: def.labels.clone(),
             config_from: None,
         })
@@ -430,3 +460,7 @@ pub fn load_host_id(data_root: &std::path::Path) -> std::io::Result<String> {
     std::fs::write(&path, &id)?;
     Ok(id)
 }
+
+#[cfg(test)]
+#[path = "overlay_tests.rs"]
+mod tests;
