@@ -445,6 +445,7 @@ fn allow_direct_routing_reaches_published_ports_of_nat_networks_only() {
     let out = direct_from_internet(&sb, &hidden, 80);
     assert_blocked(&out, "hidden", "neighbour → an internal network");
     assert_reaches(|| from_internet(&sb, 8080), "web", "internet → host:8080");
+    networks_stay_isolated_with_direct_routing(&sb, &web, &web2);
 
     // Without the flag (dockerd's default), nat refuses direct routing; the containers kept
     // running and their ports stay published at the host's address.
@@ -461,6 +462,39 @@ fn allow_direct_routing_reaches_published_ports_of_nat_networks_only() {
             &out,
             tag,
             &format!("without the flag: neighbour → {tag}:80"),
+        );
+    }
+}
+
+/// The direct-routing accept rules match no input interface: traffic between networks must
+/// still be dropped before them. A container on another user network (and one on the default
+/// bridge) cannot reach `web2` (on `app`) or `web` (on `bridge`) at their addresses, even on the
+/// published container port 80, while the same ports answer at the host's address.
+fn networks_stay_isolated_with_direct_routing(sb: &Sandbox, web: &str, web2: &str) {
+    sb.berth_ok(&["network", "create", "other"]);
+    run_sleeper(sb, "client", "other");
+    run_sleeper(sb, "client0", "bridge");
+    let uplink = UPLINK_IP.to_string();
+    assert_reaches(
+        || from_container(sb, "client", &uplink, 8081),
+        "web2",
+        "control: client (other) → host:8081",
+    );
+    assert_reaches(
+        || from_container(sb, "client0", &uplink, 8081),
+        "web2",
+        "control: client0 (bridge) → host:8081",
+    );
+    for (client, ip, tag) in [
+        ("client", web2, "web2"),
+        ("client", web, "web"),
+        ("client0", web2, "web2"),
+    ] {
+        let out = from_container(sb, client, ip, 80);
+        assert_blocked(
+            &out,
+            tag,
+            &format!("{client} → {tag}:80 by address (another network, published port)"),
         );
     }
 }
@@ -523,6 +557,27 @@ fn an_mtu_the_kernel_refuses_stops_the_daemon_even_when_the_bridge_survives() {
     sb.start_daemon_with(&["--mtu", "1400"]);
     assert_eq!(link_mtu(&sb, "berth0"), 1400);
     assert_eq!(container_mtu(&sb, "bridge"), "1400");
+
+    // 0 (the kernel's default) takes it back to the MTU a new bridge has, like new veths.
+    sb.stop_daemon();
+    sb.start_daemon_with(&["--mtu", "0"]);
+    assert_eq!(link_mtu(&sb, "berth0"), 1500);
+    assert_eq!(container_mtu(&sb, "bridge"), "1500");
+}
+
+#[test]
+fn a_link_named_berth0_that_is_not_a_bridge_is_reported_as_such_not_as_an_mtu_problem() {
+    let sb = Sandbox::new();
+    sb.sh_ok("ip link add berth0 type veth peer name berth0-peer");
+    for flags in [&["--mtu", "1400"][..], &[]] {
+        let text = refused_at_start(&sb, flags, &["berth0", "a veth link", "already exists"]);
+        assert!(
+            !text.contains("MTU") && !text.contains("--mtu"),
+            "berthd {flags:?} blames the MTU:\n{text}"
+        );
+    }
+    let link = sb.sh_ok("ip -d -o link show berth0");
+    assert!(link.contains("veth"), "berth0 was replaced: {link}");
 }
 
 #[test]

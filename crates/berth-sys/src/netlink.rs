@@ -32,6 +32,54 @@ pub struct LinkInfo {
     pub up: bool,
 }
 
+/// Why [`Netlink::set_link_mtu`] did not change a link's MTU. The kernel's refusal of the
+/// value is its own variant, so a caller can blame the setting that chose it and not the host.
+#[derive(Debug, thiserror::Error)]
+pub enum MtuError {
+    /// The kernel refused `mtu` for this link (out of its limits: 68 to 65535 for a bridge);
+    /// the link keeps its MTU.
+    #[error("netlink {}: {}", mtu_op(*.index, *.mtu), refused(.reason))]
+    Refused {
+        index: u32,
+        mtu: u32,
+        reason: String,
+    },
+    #[error("netlink {}: {}", mtu_op(*.index, *.mtu), no_such_link(*.index))]
+    NoSuchLink { index: u32, mtu: u32 },
+    /// The socket failed, or the kernel failed for another reason.
+    #[error(transparent)]
+    Netlink(#[from] SysError),
+}
+
+impl From<MtuError> for SysError {
+    fn from(e: MtuError) -> Self {
+        match e {
+            MtuError::Refused { index, mtu, reason } => {
+                netlink_err(&mtu_op(index, mtu), refused(&reason))
+            }
+            MtuError::NoSuchLink { index, mtu } => {
+                netlink_err(&mtu_op(index, mtu), no_such_link(index))
+            }
+            MtuError::Netlink(e) => e,
+        }
+    }
+}
+
+fn mtu_op(index: u32, mtu: u32) -> String {
+    format!("set the MTU of link {index} to {mtu}")
+}
+
+fn refused(reason: &str) -> String {
+    format!(
+        "the kernel refused the value ({reason}); choose an MTU within the link's limits \
+         (68 to 65535 for a bridge)"
+    )
+}
+
+fn no_such_link(index: u32) -> String {
+    format!("link index {index} does not exist")
+}
+
 /// A synchronous rtnetlink socket.
 pub struct Netlink {
     conn: Conn,
@@ -135,6 +183,24 @@ impl Netlink {
         let op = format!("set link {index} up");
         self.one(&op, msg::set_up(LinkRef::Index(index)))
             .map(|_| ())
+    }
+
+    /// Sets the MTU of link `index` (the same MTU again changes nothing). A value the kernel
+    /// refuses for this link is [`MtuError::Refused`], and the link keeps its MTU.
+    pub fn set_link_mtu(&mut self, index: u32, mtu: u32) -> std::result::Result<(), MtuError> {
+        let op = mtu_op(index, mtu);
+        match self.exchange1(&op, msg::set_mtu(LinkRef::Index(index), mtu))? {
+            Ok(_) => Ok(()),
+            // EINVAL is the kernel's answer for an MTU out of the link's limits; ERANGE is what
+            // some drivers answer instead.
+            Err(e) if matches!(e.errno, Errno::EINVAL | Errno::ERANGE) => Err(MtuError::Refused {
+                index,
+                mtu,
+                reason: e.to_string(),
+            }),
+            Err(e) if e.errno == Errno::ENODEV => Err(MtuError::NoSuchLink { index, mtu }),
+            Err(e) => Err(netlink_err(&op, e).into()),
+        }
     }
 
     /// Deletes a link by index (bridge, vxlan...). Missing: Ok.

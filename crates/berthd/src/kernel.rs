@@ -2,16 +2,15 @@
 //! tested with recording fakes. The real implementations call `berth-sys`; the daemon chooses
 //! them explicitly in `main`.
 
-mod ifmtu;
-
 use crate::error::{EngineError, Result};
 use berth_core::firewall::{self, KeyField, MapValue};
 use berth_core::ports::{PortMapping, PortRange, Proto};
 use berth_sys::conntrack::UdpFlows;
-use berth_sys::netlink::{ContainerIf, Netlink};
+use berth_sys::netlink::{ContainerIf, MtuError, Netlink};
 use berth_sys::netns::{self, NetNs};
 use berth_sys::nftables::{DataValue, ElementOp, KeyPart, Op, Session};
 use berth_sys::portcheck;
+use berth_sys::SysError;
 use ipnet::Ipv4Net;
 use std::net::Ipv4Addr;
 use std::path::Path;
@@ -21,11 +20,14 @@ use std::sync::Mutex;
 pub trait NetOps: Send + Sync {
     /// Turns on IPv4 forwarding in berthd's namespace (containers reach the outside).
     fn enable_forwarding(&self) -> Result<()>;
-    /// Creates the bridge, or, if a link of that name is already a bridge (restart), makes sure
-    /// it has `mtu`, the gateway address (none in gateway mode `isolated`) and is up. An `mtu`
-    /// of 0 leaves the kernel's default (or the bridge's MTU as it is). Fails with nothing
-    /// created, and an existing bridge's MTU unchanged, if the kernel refuses the MTU.
+    /// Creates the bridge with `mtu` (0: the kernel's default), or, if a link of that name is
+    /// already a bridge (restart), makes sure it has the gateway address (none in gateway mode
+    /// `isolated`) and is up; its MTU is left as it is (see `set_link_mtu`). Fails with nothing
+    /// created if the kernel refuses the MTU.
     fn ensure_bridge(&self, name: &str, mtu: u32, gateway: Option<Ipv4Net>) -> Result<()>;
+    /// Sets the MTU of the existing link `name` (the same MTU again changes nothing). The
+    /// kernel's refusal of the value is `LinkMtuError::Refused`, and the link keeps its MTU.
+    fn set_link_mtu(&self, name: &str, mtu: u32) -> std::result::Result<(), LinkMtuError>;
     fn delete_link(&self, name: &str) -> Result<()>;
     /// Names of existing bridge links.
     fn bridges(&self) -> Result<Vec<String>>;
@@ -68,6 +70,30 @@ pub trait NetOps: Send + Sync {
         sandbox: &Path,
         ifc: &ContainerIf,
     ) -> Result<()>;
+}
+
+/// Why `NetOps::set_link_mtu` did not set a link's MTU.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkMtuError {
+    /// The kernel refused the value for this link (the caller blames whatever chose it).
+    #[error("the kernel refused MTU {mtu} for {link}: {reason}")]
+    Refused {
+        link: String,
+        mtu: u32,
+        reason: String,
+    },
+    /// The link is missing, or the kernel or the socket failed otherwise.
+    #[error(transparent)]
+    Other(#[from] EngineError),
+}
+
+impl From<LinkMtuError> for EngineError {
+    fn from(e: LinkMtuError) -> Self {
+        match e {
+            LinkMtuError::Other(e) => e,
+            refused => EngineError::Internal(refused.to_string()),
+        }
+    }
 }
 
 /// Applies nft scripts, each as one transaction, and published ports as map elements.
@@ -113,15 +139,6 @@ impl NetOps for KernelNet {
         let mut nl = self.nl();
         match nl.link_by_name(name)? {
             Some(link) if link.kind == "bridge" => {
-                // A bridge left by an earlier run keeps the MTU it was made with unless set.
-                if mtu != 0 && link.mtu != mtu {
-                    ifmtu::set_link_mtu(name, mtu).map_err(|e| {
-                        EngineError::Internal(format!(
-                            "set the MTU of bridge {name} from {} to {mtu}: {e}",
-                            link.mtu
-                        ))
-                    })?;
-                }
                 if let Some(gateway) = gateway {
                     nl.ensure_address(link.index, gateway.into())?;
                 }
@@ -144,6 +161,25 @@ impl NetOps for KernelNet {
                 berth_sys::sysctl::set(&format!("net/ipv4/conf/{name}/route_localnet"), "1")?;
                 Ok(())
             }
+        }
+    }
+
+    fn set_link_mtu(&self, name: &str, mtu: u32) -> std::result::Result<(), LinkMtuError> {
+        let mut nl = self.nl();
+        let Some(link) = nl.link_by_name(name).map_err(EngineError::from)? else {
+            return Err(EngineError::Internal(format!(
+                "set the MTU of {name} to {mtu}: there is no link named {name}"
+            ))
+            .into());
+        };
+        match nl.set_link_mtu(link.index, mtu) {
+            Ok(()) => Ok(()),
+            Err(MtuError::Refused { reason, .. }) => Err(LinkMtuError::Refused {
+                link: name.to_string(),
+                mtu,
+                reason,
+            }),
+            Err(e) => Err(EngineError::from(SysError::from(e)).into()),
         }
     }
 
@@ -421,142 +457,4 @@ fn element_op(op: Op, el: &firewall::MapElement) -> ElementOp {
 }
 
 #[cfg(test)]
-pub mod fake {
-    //! Recording fakes for the engine's unit tests.
-    use super::*;
-    use std::collections::BTreeSet;
-
-    /// A default route: (gateway, interface).
-    pub type Via = (Ipv4Addr, String);
-
-    #[derive(Default)]
-    pub struct FakeNet {
-        pub bridges: Mutex<BTreeSet<String>>,
-        /// The MTU `ensure_bridge` last gave each bridge (0: the kernel's default).
-        pub mtus: Mutex<std::collections::BTreeMap<String, u32>>,
-        pub sandboxes: Mutex<BTreeSet<std::path::PathBuf>>,
-        pub veths: Mutex<Vec<(String, String)>>,
-        pub routes: Mutex<Vec<Ipv4Net>>,
-        /// When set, `attach` fails with this message.
-        pub fail_attach: Mutex<Option<String>>,
-        /// `set_default_route` calls: (sandbox, gateway and interface).
-        pub default_routes: Mutex<Vec<(String, Option<Via>)>>,
-    }
-
-    impl NetOps for FakeNet {
-        fn enable_forwarding(&self) -> Result<()> {
-            Ok(())
-        }
-        /// Refuses the MTUs the kernel refuses for a bridge, changing nothing then.
-        fn ensure_bridge(&self, name: &str, mtu: u32, _gw: Option<Ipv4Net>) -> Result<()> {
-            if mtu != 0 && !(68..=65535).contains(&mtu) {
-                return Err(crate::error::EngineError::Internal(format!(
-                    "set MTU {mtu} on {name}: invalid argument"
-                )));
-            }
-            self.bridges.lock().unwrap().insert(name.to_string());
-            let mut mtus = self.mtus.lock().unwrap();
-            let current = mtus.entry(name.to_string()).or_insert(mtu);
-            if mtu != 0 {
-                *current = mtu;
-            }
-            Ok(())
-        }
-        fn delete_link(&self, name: &str) -> Result<()> {
-            self.bridges.lock().unwrap().remove(name);
-            self.veths.lock().unwrap().retain(|(h, _)| h != name);
-            Ok(())
-        }
-        fn bridges(&self) -> Result<Vec<String>> {
-            Ok(self.bridges.lock().unwrap().iter().cloned().collect())
-        }
-        fn routes(&self) -> Result<Vec<Ipv4Net>> {
-            Ok(self.routes.lock().unwrap().clone())
-        }
-        fn create_sandbox(&self, path: &Path) -> Result<()> {
-            self.sandboxes.lock().unwrap().insert(path.to_path_buf());
-            Ok(())
-        }
-        fn sandbox_lo_up(&self, _path: &Path) -> Result<()> {
-            Ok(())
-        }
-        fn release_sandbox(&self, path: &Path) -> Result<()> {
-            self.sandboxes.lock().unwrap().remove(path);
-            let p = path.display().to_string();
-            self.veths.lock().unwrap().retain(|(_, s)| *s != p);
-            Ok(())
-        }
-        fn mount_template(&self, _sandboxes: &Path) -> Result<Option<std::path::PathBuf>> {
-            Ok(None)
-        }
-        fn ensure_overlay(&self, b: &str, _v: &str, _n: u32, _l: Ipv4Addr, _m: u32) -> Result<()> {
-            self.bridges.lock().unwrap().insert(b.to_string());
-            Ok(())
-        }
-        fn set_peer(&self, _v: &str, _i: Ipv4Addr, _m: [u8; 6], _t: Ipv4Addr) -> Result<()> {
-            Ok(())
-        }
-        fn remove_peer(&self, _v: &str, _i: Ipv4Addr, _m: [u8; 6], _t: Ipv4Addr) -> Result<()> {
-            Ok(())
-        }
-        fn mtu_of_address(&self, _a: Ipv4Addr) -> Result<Option<u32>> {
-            Ok(Some(1500))
-        }
-        fn peers(&self, _v: &str) -> Result<Vec<(Ipv4Addr, [u8; 6], Ipv4Addr)>> {
-            Ok(Vec::new())
-        }
-        fn set_default_route(&self, sandbox: &Path, via: Option<(Ipv4Addr, &str)>) -> Result<()> {
-            self.default_routes.lock().unwrap().push((
-                sandbox.display().to_string(),
-                via.map(|(g, n)| (g, n.to_string())),
-            ));
-            Ok(())
-        }
-        fn attach(&self, _b: &str, host: &str, sandbox: &Path, _i: &ContainerIf) -> Result<()> {
-            if let Some(m) = self.fail_attach.lock().unwrap().clone() {
-                return Err(crate::error::EngineError::Internal(m));
-            }
-            self.veths
-                .lock()
-                .unwrap()
-                .push((host.to_string(), sandbox.display().to_string()));
-            Ok(())
-        }
-    }
-
-    #[derive(Default)]
-    pub struct FakeFirewall {
-        pub scripts: Mutex<Vec<String>>,
-        pub published: Mutex<Vec<PortMapping>>,
-        /// Host ports a "host process" holds.
-        pub busy: Mutex<Vec<u16>>,
-    }
-    impl Firewall for FakeFirewall {
-        fn apply(&self, script: &str) -> Result<()> {
-            self.scripts.lock().unwrap().push(script.to_string());
-            Ok(())
-        }
-        fn publish(&self, mappings: &[PortMapping]) -> Result<()> {
-            self.published.lock().unwrap().extend_from_slice(mappings);
-            Ok(())
-        }
-        fn unpublish(&self, mappings: &[PortMapping]) -> Result<()> {
-            self.published
-                .lock()
-                .unwrap()
-                .retain(|m| !mappings.contains(m));
-            Ok(())
-        }
-        fn port_in_use(&self, _ip: std::net::Ipv4Addr, _p: Proto, r: PortRange) -> Option<u16> {
-            self.busy
-                .lock()
-                .unwrap()
-                .iter()
-                .copied()
-                .find(|p| (r.start..=r.end).contains(p))
-        }
-        fn ephemeral_range(&self) -> (u16, u16) {
-            (32768, 60999)
-        }
-    }
-}
+pub mod fake;

@@ -72,6 +72,15 @@ pub(crate) fn set_up(link: LinkRef<'_>) -> Request {
     (RouteNetlinkMessage::SetLink(m), 0)
 }
 
+/// A new MTU for an existing link (`ip link set X mtu N`). The kernel checks it against the
+/// link's limits (68 to 65535 for a bridge) and refuses it with EINVAL; the same MTU again is
+/// a no-op there (a bridge's MTU stays "not set by the user", so it still follows its ports).
+pub(crate) fn set_mtu(link: LinkRef<'_>, mtu: u32) -> Request {
+    let mut m = link_msg(link);
+    m.attributes.push(LinkAttribute::Mtu(mtu));
+    (RouteNetlinkMessage::SetLink(m), 0)
+}
+
 /// Hairpin mode on a bridge port (`ip link set X type bridge_slave hairpin on`): a frame may
 /// leave through the port it came in, so a container reaches its own published port through
 /// the host's address.

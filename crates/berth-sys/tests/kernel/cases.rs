@@ -45,6 +45,10 @@ pub const ALL: &[(&str, TestFn)] = &[
     ),
     ("many_containers_stay_fast", many_containers_stay_fast),
     ("nft_apply_valid_and_invalid", nft_apply_valid_and_invalid),
+    (
+        "link_mtu_is_set_and_a_refused_one_changes_nothing",
+        crate::mtu::link_mtu_is_set_and_a_refused_one_changes_nothing,
+    ),
 ];
 
 fn net(s: &str) -> Ipv4Net {

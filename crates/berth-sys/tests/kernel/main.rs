@@ -4,6 +4,7 @@
 //! with the thread.
 
 mod cases;
+mod mtu;
 mod support;
 
 fn main() {

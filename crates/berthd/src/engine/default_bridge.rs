@@ -75,6 +75,24 @@ pub fn start_mtu(flag: u32, previous: Option<u32>, live: usize) -> u32 {
     }
 }
 
+/// The MTU a bridge has when the kernel makes it without one (and, with no ports, keeps).
+pub const KERNEL_BRIDGE_MTU: u32 = 1500;
+
+/// The MTU to set on `berth0` once it exists, if any. `mtu` is the network's (from
+/// `start_mtu`), `existed` says the bridge was left by an earlier run, `in_use` that
+/// containers still run on it. A bridge in use keeps its MTU. Otherwise it gets `mtu`, and 0
+/// (the kernel's default) takes a surviving bridge back to the MTU a new one has, as dockerd,
+/// which re-creates its default bridge at start, ends up with. A new bridge has that MTU
+/// already, so it needs none of 0 or 1500.
+pub fn mtu_to_set(mtu: u32, existed: bool, in_use: bool) -> Option<u32> {
+    match (existed, in_use, mtu) {
+        (true, true, _) => None,
+        (true, false, 0) => Some(KERNEL_BRIDGE_MTU),
+        (false, _, 0 | KERNEL_BRIDGE_MTU) => None,
+        (_, _, mtu) => Some(mtu),
+    }
+}
+
 /// Where the subnet comes from without `--bip`.
 #[derive(Clone, Copy, Debug)]
 pub enum Automatic {
@@ -207,6 +225,27 @@ mod tests {
         assert_eq!(start_mtu(70000, Some(9000), 1), 9000);
         // Nothing to keep: a first start with live containers cannot happen, the flag wins.
         assert_eq!(start_mtu(1400, None, 1), 1400);
+    }
+
+    #[test]
+    fn a_surviving_bridge_gets_the_mtu_unless_in_use_and_0_means_the_kernels_default() {
+        // Left by an earlier run, unused: the flag's MTU; 0 goes back to the kernel's 1500.
+        assert_eq!(mtu_to_set(1400, true, false), Some(1400));
+        assert_eq!(
+            mtu_to_set(70000, true, false),
+            Some(70000),
+            "the kernel decides"
+        );
+        assert_eq!(mtu_to_set(0, true, false), Some(KERNEL_BRIDGE_MTU));
+        // In use: untouched, whatever the MTU.
+        assert_eq!(mtu_to_set(1400, true, true), None);
+        assert_eq!(mtu_to_set(0, true, true), None);
+        // New: made with the kernel's default, then given a non-zero MTU.
+        assert_eq!(mtu_to_set(0, false, false), None);
+        assert_eq!(mtu_to_set(KERNEL_BRIDGE_MTU, false, false), None);
+        assert_eq!(mtu_to_set(KERNEL_BRIDGE_MTU, true, false), Some(1500));
+        assert_eq!(mtu_to_set(9000, false, false), Some(9000));
+        assert_eq!(mtu_to_set(9000, false, true), Some(9000));
     }
 
     fn cfg(args: &[&str]) -> DaemonConfig {

@@ -7,6 +7,7 @@ use super::Engine;
 use crate::driver::bridge::facts;
 use crate::driver::overlay::overlay_facts;
 use crate::error::{EngineError, Result};
+use crate::kernel::LinkMtuError;
 use crate::model::{now_rfc3339, BridgeConfig, DriverConfig, Network, Status};
 use berth_core::firewall;
 use berth_core::id::{Name, ObjectId};
@@ -20,8 +21,11 @@ pub const DEFAULT_BRIDGE_IFNAME: &str = "berth0";
 impl Engine {
     pub(super) fn reconcile(&self) -> Result<()> {
         self.net.enable_forwarding()?;
-        self.load_networks()?;
-        self.reconcile_kernel()?;
+        let default_in_use = self.load_networks()?;
+        self.reconcile_kernel(default_in_use)?;
+        // Written once the kernel has taken them: a start that a refused `--mtu` (or any other
+        // kernel failure) stops leaves the store as the last successful start wrote it.
+        self.save_networks()?;
         self.load_containers()?;
         self.republish()?;
         self.resync_dns();
@@ -29,10 +33,13 @@ impl Engine {
         Ok(())
     }
 
-    fn load_networks(&self) -> Result<()> {
+    /// The stored networks with the predefined ones as this start's flags make them, in
+    /// memory (`save_networks` writes them). True if containers left running by an earlier run
+    /// are on the default bridge.
+    fn load_networks(&self) -> Result<bool> {
         let mut stored = self.store.load_networks()?;
         let default = self.plan_default_bridge(&stored)?;
-        let mtu = self.default_bridge_mtu(&stored)?;
+        let (mtu, default_in_use) = self.default_bridge_mtu(&stored)?;
         for (name, driver) in [
             ("bridge", None),
             ("host", Some(DriverConfig::Host)),
@@ -67,13 +74,20 @@ impl Engine {
         }
         let mut inner = self.lock();
         for n in stored {
-            self.store.save_network(&n)?;
             if let DriverConfig::Bridge(b) = &n.driver {
                 inner
                     .pools
                     .insert(n.id.clone(), AddressPool::new(b.ipam.clone()));
             }
             inner.networks.insert(n.id.clone(), n);
+        }
+        Ok(default_in_use)
+    }
+
+    fn save_networks(&self) -> Result<()> {
+        let inner = self.lock();
+        for n in inner.networks.values() {
+            self.store.save_network(n)?;
         }
         Ok(())
     }
@@ -106,8 +120,9 @@ impl Engine {
     /// The default bridge's MTU for this run: `--mtu`, unless containers still run on the
     /// bridge from an earlier run. Then, as dockerd does for containers it keeps running, the
     /// bridge keeps the MTU it has (a changed one is applied once they are gone and berthd
-    /// restarts), and a value the kernel would refuse cannot stop the daemon.
-    fn default_bridge_mtu(&self, stored: &[Network]) -> Result<u32> {
+    /// restarts), and a value the kernel would refuse cannot stop the daemon. Also: whether
+    /// such containers are there.
+    fn default_bridge_mtu(&self, stored: &[Network]) -> Result<(u32, bool)> {
         let previous = stored
             .iter()
             .find(|n| n.default_bridge)
@@ -126,7 +141,7 @@ impl Engine {
                 live.join(", ")
             );
         }
-        Ok(mtu)
+        Ok((mtu, !live.is_empty()))
     }
 
     /// Names of the stored containers that still run (their shim says so) with an endpoint on
@@ -148,8 +163,9 @@ impl Engine {
             .collect())
     }
 
-    /// Bridges and the whole firewall table, as the store says they should be.
-    fn reconcile_kernel(&self) -> Result<()> {
+    /// Bridges and the whole firewall table, as the networks say they should be.
+    /// `default_in_use`: containers still run on the default bridge (it keeps its MTU).
+    fn reconcile_kernel(&self, default_in_use: bool) -> Result<()> {
         let inner = self.lock();
         let bridges: Vec<&BridgeConfig> = inner
             .networks
@@ -158,13 +174,13 @@ impl Engine {
             .collect();
         for n in inner.networks.values() {
             match (&n.driver, self.cfg.advertise_addr) {
-                (DriverConfig::Bridge(b), _) => self
-                    .net
-                    .ensure_bridge(&b.ifname, b.mtu, b.bridge_address())
-                    .map_err(|e| match n.default_bridge {
-                        true => default_bridge_error(b, e),
-                        false => e,
-                    })?,
+                (DriverConfig::Bridge(b), _) if n.default_bridge => {
+                    self.ensure_default_bridge(b, default_in_use)?
+                }
+                (DriverConfig::Bridge(b), _) => {
+                    self.net
+                        .ensure_bridge(&b.ifname, b.mtu, b.bridge_address())?
+                }
                 (DriverConfig::Overlay(o), Some(local)) => self.net.ensure_overlay(
                     &o.bridge.ifname,
                     &o.vxlan,
@@ -198,6 +214,35 @@ impl Engine {
         self.bridge
             .fw
             .apply(&firewall::render_full_bridges_with(&facts, &[], options))
+    }
+
+    /// `berth0` as this start wants it. Its MTU is set apart from making it, so the kernel's
+    /// refusal of the MTU is told apart from every other failure (a link of that name that is
+    /// not a bridge, the host): only that refusal is reported as the MTU's fault. A refused MTU
+    /// leaves a bridge from an earlier run as it was, and removes a bridge made for this start.
+    fn ensure_default_bridge(&self, b: &BridgeConfig, in_use: bool) -> Result<()> {
+        let existed = self.net.bridges()?.contains(&b.ifname);
+        if !existed {
+            self.net.ensure_bridge(&b.ifname, 0, b.bridge_address())?;
+        }
+        if let Some(mtu) = default_bridge::mtu_to_set(b.mtu, existed, in_use) {
+            if let Err(e) = self.net.set_link_mtu(&b.ifname, mtu) {
+                if !existed {
+                    if let Err(del) = self.net.delete_link(&b.ifname) {
+                        tracing::warn!("removing {} after a failed start: {del}", b.ifname);
+                    }
+                }
+                return Err(match e {
+                    LinkMtuError::Refused { .. } => default_bridge_error(b, mtu, e),
+                    LinkMtuError::Other(e) => e,
+                });
+            }
+        }
+        if existed {
+            self.net
+                .ensure_bridge(&b.ifname, b.mtu, b.bridge_address())?;
+        }
+        Ok(())
     }
 
     fn load_containers(&self) -> Result<()> {
@@ -293,13 +338,13 @@ impl Engine {
     }
 }
 
-/// The default bridge could not be set up: the daemon does not start. dockerd's words, and
-/// the flag that sets the MTU (the usual cause: the kernel refused it).
-fn default_bridge_error(b: &BridgeConfig, e: EngineError) -> EngineError {
+/// The kernel refused `mtu` for the default bridge: the daemon does not start. dockerd's
+/// words, and the flag that chose the MTU.
+fn default_bridge_error(b: &BridgeConfig, mtu: u32, e: LinkMtuError) -> EngineError {
     let mtu = match b.mtu {
-        0 => "the kernel's default MTU".to_string(),
-        m => format!(
-            "MTU {m} (--mtu; the kernel accepts 68 to 65535 for a bridge, 0 keeps its default)"
+        0 => format!("MTU {mtu} (a bridge's default, for --mtu 0)"),
+        _ => format!(
+            "MTU {mtu} (--mtu; the kernel accepts 68 to 65535 for a bridge, 0 keeps its default)"
         ),
     };
     EngineError::Internal(format!(
@@ -368,42 +413,126 @@ mod tests {
         n.driver.bridge().unwrap().mtu
     }
 
+    /// The default bridge's MTU as the store has it (what the next start compares with).
+    fn stored_default_mtu(root: &Path) -> u32 {
+        let store = crate::store::Store::open(&root.join("data")).unwrap();
+        let networks = store.load_networks().unwrap();
+        let n = networks.iter().find(|n| n.default_bridge).unwrap();
+        n.driver.bridge().unwrap().mtu
+    }
+
+    fn fakes() -> (Arc<FakeNet>, Arc<FakeFirewall>) {
+        (
+            Arc::new(FakeNet::default()),
+            Arc::new(FakeFirewall::default()),
+        )
+    }
+
+    /// The start's error, as the engine made it.
+    fn start_error(root: &Path, flags: &[&str], net: &Arc<FakeNet>) -> EngineError {
+        let err = start(root, flags, net, &Arc::new(FakeFirewall::default()))
+            .err()
+            .unwrap_or_else(|| panic!("berthd {flags:?} must not start"));
+        err.downcast::<EngineError>()
+            .unwrap_or_else(|e| panic!("not an engine error: {e:#}"))
+    }
+
     #[test]
     fn a_new_mtu_reaches_a_surviving_default_bridge_and_a_refused_one_stops_the_start() {
         let dir = tempfile::tempdir().unwrap();
-        let (net, fw) = (
-            Arc::new(FakeNet::default()),
-            Arc::new(FakeFirewall::default()),
-        );
+        let (net, fw) = fakes();
         let first = start(dir.path(), &[], &net, &fw).unwrap();
         assert_eq!(net.mtus.lock().unwrap()["berth0"], 1500);
         drop(first);
 
         // berth0 survives (the fake keeps it); no container runs on it.
-        let e = start(dir.path(), &["--mtu", "70000"], &net, &fw)
-            .err()
-            .expect("an MTU the kernel refuses must stop the start")
-            .to_string();
+        let e = start_error(dir.path(), &["--mtu", "70000"], &net);
+        let text = e.to_string();
         assert!(
-            e.contains("error creating default \"bridge\" network berth0")
-                && e.contains("MTU 70000")
-                && e.contains("--mtu"),
-            "{e}"
+            matches!(e, EngineError::Internal(_))
+                && text.contains("error creating default \"bridge\" network berth0")
+                && text.contains("MTU 70000")
+                && text.contains("--mtu"),
+            "{text}"
         );
         assert_eq!(net.mtus.lock().unwrap()["berth0"], 1500, "left as it was");
+        assert_eq!(stored_default_mtu(dir.path()), 1500, "the store too");
 
         let e = start(dir.path(), &["--mtu", "1400"], &net, &fw).unwrap();
         assert_eq!(net.mtus.lock().unwrap()["berth0"], 1400);
         assert_eq!(default_mtu(&e), 1400);
+        assert_eq!(stored_default_mtu(dir.path()), 1400);
+    }
+
+    #[test]
+    fn mtu_0_takes_a_surviving_default_bridge_back_to_the_kernels_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let (net, fw) = fakes();
+        drop(start(dir.path(), &["--mtu", "1400"], &net, &fw).unwrap());
+        assert_eq!(net.mtus.lock().unwrap()["berth0"], 1400);
+        net.mtu_sets.lock().unwrap().clear();
+
+        let e = start(dir.path(), &["--mtu", "0"], &net, &fw).unwrap();
+        assert_eq!(net.mtus.lock().unwrap()["berth0"], 1500);
+        assert_eq!(
+            *net.mtu_sets.lock().unwrap(),
+            vec![("berth0".to_string(), 1500)]
+        );
+        // The network still says "the kernel's default", as dockerd's does.
+        assert_eq!(default_mtu(&e), 0);
+        drop(e);
+
+        // A new bridge has the kernel's default already: nothing to set.
+        let fresh = tempfile::tempdir().unwrap();
+        let (net, fw) = fakes();
+        drop(start(fresh.path(), &["--mtu", "0"], &net, &fw).unwrap());
+        assert_eq!(net.mtus.lock().unwrap()["berth0"], 1500);
+        assert!(net.mtu_sets.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_refused_mtu_on_a_fresh_host_removes_the_bridge_made_for_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (net, _) = fakes();
+        let e = start_error(dir.path(), &["--mtu", "70000"], &net);
+        assert!(
+            e.to_string()
+                .contains("error creating default \"bridge\" network berth0 with MTU 70000"),
+            "{e}"
+        );
+        assert!(net.bridges.lock().unwrap().is_empty(), "berth0 left behind");
+        assert!(
+            crate::store::Store::open(&dir.path().join("data"))
+                .unwrap()
+                .load_networks()
+                .unwrap()
+                .is_empty(),
+            "a failed first start stored networks"
+        );
+    }
+
+    #[test]
+    fn a_link_in_berth0s_way_is_a_conflict_not_an_mtu_error() {
+        for flags in [&[][..], &["--mtu", "1400"], &["--mtu", "0"]] {
+            let dir = tempfile::tempdir().unwrap();
+            let (net, _) = fakes();
+            net.other_links.lock().unwrap().insert("berth0".into());
+            let e = start_error(dir.path(), flags, &net);
+            let text = e.to_string();
+            assert!(
+                matches!(e, EngineError::Conflict(_))
+                    && text.contains("a dummy link of that name already exists")
+                    && !text.contains("MTU")
+                    && !text.contains("--mtu"),
+                "{flags:?}: {text}"
+            );
+        }
     }
 
     #[test]
     fn direct_routing_is_in_the_table_written_at_start_only_when_asked() {
         let dir = tempfile::tempdir().unwrap();
-        let (net, fw) = (
-            Arc::new(FakeNet::default()),
-            Arc::new(FakeFirewall::default()),
-        );
+        let (net, fw) = fakes();
         let rule = "oifname @bridges oifname != @overlay_bridges ip daddr";
         drop(start(dir.path(), &[], &net, &fw).unwrap());
         drop(start(dir.path(), &["--allow-direct-routing"], &net, &fw).unwrap());

@@ -157,7 +157,12 @@ fn remove_and_prune_delete_bridge_and_elements() {
         .last()
         .unwrap()
         .contains("delete element"));
-    assert_eq!(f.engine.prune_networks().unwrap(), vec!["b".to_string()]);
+    assert_eq!(
+        f.engine
+            .prune_networks_matching(&crate::engine::networks::PruneFilters::default())
+            .unwrap(),
+        vec!["b".to_string()]
+    );
     assert_eq!(
         f.net.bridges.lock().unwrap().len(),
         1,
