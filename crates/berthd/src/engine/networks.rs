@@ -273,15 +273,9 @@ impl Engine {
         Ok(())
     }
 
-    /// Removes every user network without endpoints, except config-only ones (as Docker);
-    /// returns their names. (The API always goes through `prune_networks_matching`.)
-    #[cfg(test)]
-    pub fn prune_networks(&self) -> Result<Vec<String>> {
-        self.prune_networks_matching(&PruneFilters::default())
-    }
-
-    /// As `prune_networks`, for the networks `filters` select (`label`, `label!`, `until`).
-    /// Predefined networks (bridge, host, none) are never candidates.
+    /// Removes every user network without endpoints that `filters` select (`label`, `label!`,
+    /// `until`), except config-only ones (as Docker); returns their names. Predefined networks
+    /// (bridge, host, none) are never candidates.
     pub fn prune_networks_matching(&self, filters: &PruneFilters) -> Result<Vec<String>> {
         let candidates: Vec<(ObjectId, String)> = {
             let inner = self.lock();

@@ -183,7 +183,12 @@ fn an_in_use_config_network_stays_and_prune_keeps_config_networks() {
         "{err}"
     );
     assert!(f.engine.network("cfg").is_ok());
-    assert_eq!(f.engine.prune_networks().unwrap(), vec!["n".to_string()]);
+    assert_eq!(
+        f.engine
+            .prune_networks_matching(&crate::engine::networks::PruneFilters::default())
+            .unwrap(),
+        vec!["n".to_string()]
+    );
     assert!(
         f.engine.network("cfg").is_ok(),
         "prune removed a config-only network"

@@ -76,8 +76,11 @@ impl Engine {
         name: Name,
         req: &super::networks::NetworkCreate,
     ) -> Result<Network> {
-        // Options first: a refused one must leave nothing in the cluster store.
-        let opts = OverlayOptions::parse(&req.options, self.underlay_mtu()?)?;
+        // Everything that can fail on this host is asked before the cluster store is written:
+        // the underlay's MTU once (checked by the options, used by the local record), then
+        // the options, so a refused one leaves nothing in the store.
+        let underlay = self.underlay_mtu()?;
+        let opts = OverlayOptions::parse(&req.options, underlay)?;
         let cluster = self.cluster()?;
         let view = self
             .cluster
@@ -109,14 +112,34 @@ impl Engine {
             vni: opts.vni.unwrap_or(0),
         };
         let def = block(cluster.create_network(def)).map_err(cluster_err)?;
-        let net = self.local_overlay(&def)?;
-        if let Err(e) = self.driver(&net).create_network(&net) {
-            let _ = block(cluster.delete_network(&def.id));
-            return Err(e);
-        }
+        // The network is in the cluster now, and the other hosts create it from their watch:
+        // if this host cannot have it, it comes out of the cluster again.
+        self.create_local_overlay(inner, &def, underlay)
+            .inspect_err(|e| {
+                if let Err(undo) = block(cluster.delete_network(&def.id)) {
+                    tracing::warn!(
+                        "overlay {}: creating it on this host failed ({e}) and removing it \
+                         from the cluster store failed too ({undo}): remove it with \
+                         `berth network rm {}` on a host that has it",
+                        def.name,
+                        def.id
+                    );
+                }
+            })
+    }
+
+    /// The local side of a network just written to the cluster: the record, the bridge and
+    /// VXLAN device, the stored state (the devices go again if the state cannot be saved).
+    fn create_local_overlay(
+        &self,
+        inner: &mut Inner,
+        def: &NetworkDef,
+        underlay_mtu: u32,
+    ) -> Result<Network> {
+        let net = self.local_overlay(def, underlay_mtu)?;
+        self.driver(&net).create_network(&net)?;
         if let Err(e) = self.store.save_network(&net) {
             let _ = self.driver(&net).delete_network(&net);
-            let _ = block(cluster.delete_network(&def.id));
             return Err(e);
         }
         inner.networks.insert(net.id.clone(), net.clone());
@@ -132,9 +155,8 @@ impl Engine {
     }
 
     /// This host's record of a cluster network. Its MTU is the network's base MTU (or this
-    /// host's underlay's, whichever is smaller) minus the VXLAN overhead.
-    fn local_overlay(&self, def: &NetworkDef) -> Result<Network> {
-        let underlay = self.underlay_mtu()?;
+    /// host's underlay's, `underlay`, whichever is smaller) minus the VXLAN overhead.
+    fn local_overlay(&self, def: &NetworkDef, underlay: u32) -> Result<Network> {
         let mtu = OverlayOptions::stored_inner_mtu(&def.options, underlay);
         if let Some(base) = def.options.get(options::OPT_MTU) {
             if mtu + options::VXLAN_OVERHEAD < base.trim().parse::<u32>().unwrap_or(0) {
@@ -275,11 +297,23 @@ impl Engine {
             let mut st = self.cluster.lock().unwrap_or_else(|p| p.into_inner());
             st.view = view.clone();
         }
+        // Asked of the kernel once per view, and only when there is a network to create.
+        let mut underlay = None;
         for def in view.networks.values() {
             if inner.networks.values().any(|n| n.id.as_str() == def.id) {
                 continue;
             }
-            match self.local_overlay(def) {
+            let mtu = match underlay {
+                Some(m) => m,
+                None => match self.underlay_mtu() {
+                    Ok(m) => *underlay.insert(m),
+                    Err(e) => {
+                        tracing::warn!("overlay {}: the underlay's MTU: {e}", def.name);
+                        continue;
+                    }
+                },
+            };
+            match self.local_overlay(def, mtu) {
                 Ok(net) => match self.driver(&net).create_network(&net) {
                     Ok(()) => {
                         let _ = self.store.save_network(&net);
@@ -464,3 +498,7 @@ pub fn load_host_id(data_root: &std::path::Path) -> std::io::Result<String> {
 #[cfg(test)]
 #[path = "overlay_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "overlay_rollback_tests.rs"]
+mod rollback_tests;

@@ -1,0 +1,3 @@
+//! Modules shared by several test binaries; each includes this with `mod common;`.
+
+pub mod overlay;
