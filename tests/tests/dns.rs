@@ -731,3 +731,38 @@ fn forwarding_keeps_working_after_other_containers_leave_the_network() {
     );
     assert_eq!(bridge_mac(&sb, "app"), mac, "the bridge's MAC changed");
 }
+
+/// A container's very first query finds 127.0.0.11 answering and the names in place: the
+/// resolver is attached before the process starts (a one-shot `run --rm ... nslookup` used
+/// to find it closed now and then).
+#[test]
+fn the_first_query_of_a_new_container_is_answered() {
+    let sb = Sandbox::ready();
+    sb.berth_ok(&["network", "create", "app"]);
+    sb.run_d(&[
+        "--name",
+        "web",
+        "--network",
+        "app",
+        "busybox",
+        "sleep",
+        "1d",
+    ]);
+    let ip = sb.container_ip("web", "app");
+    for k in 0..5 {
+        let out = sb.berth(&[
+            "run",
+            "--rm",
+            "--network",
+            "app",
+            "busybox",
+            "nslookup",
+            "web",
+        ]);
+        assert!(
+            out.code == Some(0) && out.stdout.contains(&ip),
+            "run {k}: the first query was not answered:\n{out}\n{}",
+            sb.daemon_log_tail(40)
+        );
+    }
+}

@@ -433,42 +433,48 @@ async fn kill(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Docker's wait: the 200 and its headers go out at once (the docker CLI waits for them
+/// before it attaches and starts the container), the body when the condition is met.
 async fn wait(
     State(engine): State<AppState>,
     Path(id): Path<String>,
     Query(q): Q,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let c = {
         let e = engine.clone();
         blocking(move || e.container(&id)).await?
     };
-    match q
-        .get("condition")
-        .map(String::as_str)
-        .unwrap_or("not-running")
-    {
-        "removed" => {
-            engine.wait_removed(&c.id).await;
-            let code = c.state.exit_code;
-            return Ok(Json(
-                serde_json::json!({ "StatusCode": code, "Error": null }),
-            ));
-        }
-        "not-running" | "next-exit" | "" => {}
-        other => {
-            return Err(ApiError::bad_request(format!(
-                "invalid condition: {other:?}"
-            )))
-        }
+    let condition = q.get("condition").cloned().unwrap_or_default();
+    if !matches!(
+        condition.as_str(),
+        "" | "not-running" | "next-exit" | "removed"
+    ) {
+        return Err(ApiError::bad_request(format!(
+            "invalid condition: {condition:?}"
+        )));
     }
-    engine.wait_not_running(&c.id, None).await;
-    let code = engine
-        .container(c.id.as_str())
-        .map(|c| c.state.exit_code)
-        .unwrap_or(c.state.exit_code);
-    Ok(Json(
-        serde_json::json!({ "StatusCode": code, "Error": null }),
-    ))
+    let body = futures::stream::once(async move {
+        let code = match condition.as_str() {
+            "removed" => engine.wait_removed(&c.id).await,
+            "next-exit" => engine
+                .wait_next_exit(&c.id)
+                .await
+                .unwrap_or(c.state.exit_code),
+            _ => {
+                engine.wait_not_running(&c.id, None).await;
+                engine
+                    .container(c.id.as_str())
+                    .map_or(c.state.exit_code, |c| c.state.exit_code)
+            }
+        };
+        let json = serde_json::json!({ "StatusCode": code, "Error": null });
+        Ok::<_, std::io::Error>(axum::body::Bytes::from(format!("{json}\n")))
+    });
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        axum::body::Body::from_stream(body),
+    )
+        .into_response())
 }
 
 async fn rename(

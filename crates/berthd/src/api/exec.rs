@@ -2,9 +2,9 @@
 
 use super::logs::frame;
 use super::{blocking, body_json, ApiResult, AppState};
-use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
-use axum::http::{header, StatusCode};
+use axum::body::Bytes;
+use axum::extract::{Path, Request, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -39,8 +39,14 @@ async fn create(
     Ok((StatusCode::CREATED, Json(json!({ "Id": exec_id }))))
 }
 
-/// Runs the process and streams its output as multiplexed frames until it ends.
-async fn start(State(engine): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+/// Runs the process and streams its output as multiplexed frames until it ends (on the
+/// hijacked connection when the client asks for it, as the docker CLI does).
+async fn start(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    mut req: Request,
+) -> ApiResult<Response> {
+    let upgrade = super::hijack::upgrade_of(&mut req);
     let e = engine.clone();
     let exec_id = id.clone();
     let mut child = blocking(move || e.start_exec(&exec_id)).await?;
@@ -88,11 +94,7 @@ async fn start(State(engine): State<AppState>, Path(id): Path<String>) -> ApiRes
     // The stream ends when both pipes close; the exit code is recorded right after the
     // process is reaped, and `/exec/{id}/json` waits briefly for it.
     let s = tokio_stream::wrappers::ReceiverStream::new(rx).map(Ok::<_, std::io::Error>);
-    Ok((
-        [(header::CONTENT_TYPE, "application/vnd.docker.raw-stream")],
-        Body::from_stream(s),
-    )
-        .into_response())
+    Ok(super::hijack::raw_stream(upgrade, s))
 }
 
 use tokio_stream::StreamExt;

@@ -4,10 +4,9 @@
 use super::{flag, ApiResult, AppState};
 use crate::engine::Engine;
 use crate::model::Status;
-use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::body::Bytes;
+use axum::extract::{Path, Query, Request, State};
+use axum::response::Response;
 use berth_core::id::ObjectId;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -40,13 +39,18 @@ struct Tail {
     stdout: bool,
     stderr: bool,
     timestamps: bool,
+    /// Attach: a container not started yet is waited for (docker attaches before it starts).
+    wait_for_start: bool,
+    /// Attach: where the log ended when the client attached (only newer output is sent).
+    start_at: u64,
 }
 
 impl Tail {
     fn running(&self) -> bool {
-        self.engine
-            .container(self.id.as_str())
-            .is_ok_and(|c| c.state.status == Status::Running)
+        self.engine.container(self.id.as_str()).is_ok_and(|c| {
+            c.state.status == Status::Running
+                || (self.wait_for_start && c.state.status == Status::Created)
+        })
     }
 
     /// The next frame, or None at the end (for `follow`: once the container stopped and the
@@ -55,7 +59,16 @@ impl Tail {
         loop {
             if self.reader.is_none() {
                 match tokio::fs::File::open(&self.path).await {
-                    Ok(f) => self.reader = Some(BufReader::new(f)),
+                    Ok(mut f) => {
+                        // Skip what was there at attach time (a log that shrank since, a
+                        // restart's new file, is read whole).
+                        let len = f.metadata().await.map_or(0, |m| m.len());
+                        if self.start_at > 0 && len >= self.start_at {
+                            use tokio::io::AsyncSeekExt;
+                            let _ = f.seek(std::io::SeekFrom::Start(self.start_at)).await;
+                        }
+                        self.reader = Some(BufReader::new(f));
+                    }
                     Err(_) if self.follow && self.running() => {
                         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
                         continue;
@@ -96,22 +109,19 @@ impl Tail {
     }
 }
 
-fn stream_response(tail: Tail) -> Response {
-    let s = futures::stream::unfold(tail, |mut t| async move {
-        t.next().await.map(|b| (Ok::<_, std::io::Error>(b), t))
-    });
-    (
-        [(header::CONTENT_TYPE, "application/vnd.docker.raw-stream")],
-        Body::from_stream(s),
-    )
-        .into_response()
+/// How a log stream is opened: `logs` (with or without follow) or `attach`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Logs { follow: bool },
+    Attach,
 }
 
 async fn open(
     engine: AppState,
     key: String,
     q: &HashMap<String, String>,
-    follow: bool,
+    mode: Mode,
+    upgrade: Option<hyper::upgrade::OnUpgrade>,
 ) -> ApiResult<Response> {
     let e = engine.clone();
     let c = super::blocking(move || e.container(&key)).await?;
@@ -120,17 +130,48 @@ async fn open(
         x => x,
     };
     let path = berth_runtime::container::log_path(&engine.container_dir(&c.id));
-    Ok(stream_response(Tail {
+    let attach = mode == Mode::Attach;
+    // Attach sends only what comes after it, unless asked for the logs too (`logs=1`).
+    let start_at = if attach && !flag(q, "logs") {
+        tokio::fs::metadata(&path).await.map_or(0, |m| m.len())
+    } else {
+        0
+    };
+    // Attach opens the log now (creating it: the shim appends to it), so that output is read
+    // even when the container exits and is removed (`--rm`) before the next look.
+    let reader = if attach {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&path)
+            .ok()
+            .map(|f| {
+                use std::io::Seek;
+                let mut f = f;
+                let _ = f.seek(std::io::SeekFrom::Start(start_at));
+                BufReader::new(tokio::fs::File::from_std(f))
+            })
+    } else {
+        None
+    };
+    let tail = Tail {
         engine,
         id: c.id,
-        reader: None,
+        reader,
         path,
         partial: String::new(),
-        follow,
+        follow: attach || mode == (Mode::Logs { follow: true }),
         stdout,
         stderr,
         timestamps: flag(q, "timestamps"),
-    }))
+        wait_for_start: attach,
+        start_at,
+    };
+    let s = futures::stream::unfold(tail, |mut t| async move {
+        t.next().await.map(|b| (Ok::<_, std::io::Error>(b), t))
+    });
+    Ok(super::hijack::raw_stream(upgrade, s))
 }
 
 pub async fn logs(
@@ -139,14 +180,17 @@ pub async fn logs(
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
     let follow = flag(&q, "follow");
-    open(engine, id, &q, follow).await
+    open(engine, id, &q, Mode::Logs { follow }, None).await
 }
 
-/// Attach (output only): the log stream, followed.
+/// Attach (output only): the container's output from now until it stops, waiting for it to
+/// start if it has not yet; on the hijacked connection when the client asks (docker CLI).
 pub async fn attach(
     State(engine): State<AppState>,
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
+    mut req: Request,
 ) -> ApiResult<Response> {
-    open(engine, id, &q, true).await
+    let upgrade = super::hijack::upgrade_of(&mut req);
+    open(engine, id, &q, Mode::Attach, upgrade).await
 }

@@ -3,6 +3,7 @@
 
 mod containers;
 mod exec;
+mod hijack;
 mod images;
 mod json;
 mod logs;

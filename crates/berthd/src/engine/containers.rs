@@ -138,6 +138,12 @@ impl Engine {
         }
         inner.containers.remove(&c.id);
         inner.execs.retain(|_, x| x.container != c.id);
+        if inner.removed_exit_codes.len() >= REMOVED_EXIT_CODES_KEPT {
+            inner.removed_exit_codes.pop_front();
+        }
+        inner
+            .removed_exit_codes
+            .push_back((c.id.clone(), c.state.exit_code));
         drop(inner);
         self.notify();
         super::join_errors(errors)
@@ -192,6 +198,9 @@ impl Engine {
 
 /// The local bridge that gives overlay containers a way out.
 pub const GWBRIDGE: &str = "berth_gwbridge";
+
+/// How many removed containers' exit codes are kept for waiters that come late.
+const REMOVED_EXIT_CODES_KEPT: usize = 256;
 
 impl Inner {
     /// Whether the request's networks are overlays only (so the gateway bridge is needed).

@@ -17,6 +17,8 @@ struct Applied {
     sandbox: Option<PathBuf>,
     addresses: Vec<(ObjectId, std::net::Ipv4Addr)>,
     published: Vec<berth_core::ports::PortMapping>,
+    /// The embedded DNS was attached (and the names published) before the process started.
+    dns: bool,
 }
 
 impl Engine {
@@ -70,6 +72,10 @@ impl Engine {
                 }
                 for (net, ip) in &applied.addresses {
                     self.release_address(&mut inner, net, *ip);
+                }
+                if applied.dns {
+                    // `c` as stored is not running: its resolver goes, its names too.
+                    self.sync_dns(&inner, Some(&c));
                 }
                 if let Some(p) = &applied.sandbox {
                     let _ = self.net.release_sandbox(p);
@@ -140,6 +146,14 @@ impl Engine {
                 applied.published = mappings;
             }
         }
+        // 127.0.0.11 answers before the process runs: its first query (`run --rm ...
+        // nslookup web`) must not find the resolver closed, or its name not yet there.
+        let mut ready = c.clone();
+        ready.endpoints = endpoints.clone();
+        ready.sandbox = applied.sandbox.as_ref().map(|p| p.display().to_string());
+        ready.state.status = Status::Running;
+        self.sync_dns(inner, Some(&ready));
+        applied.dns = true;
         let started = container::start_with(&self.launcher, &spec)?;
         Ok((endpoints, started))
     }
@@ -393,11 +407,54 @@ impl Engine {
     }
 
     /// Waits until the container is removed.
-    pub async fn wait_removed(&self, id: &ObjectId) {
+    /// Waits until the container is removed; its exit code (the last one it had).
+    pub async fn wait_removed(&self, id: &ObjectId) -> i32 {
         let mut rx = self.subscribe();
-        while self.lock().containers.contains_key(id) {
+        let mut last = 0;
+        loop {
+            {
+                let inner = self.lock();
+                match inner.containers.get(id) {
+                    Some(c) => last = c.state.exit_code,
+                    None => {
+                        return inner
+                            .removed_exit_codes
+                            .iter()
+                            .rev()
+                            .find(|(r, _)| r == id)
+                            .map_or(last, |(_, code)| *code)
+                    }
+                }
+            }
             let _ = rx.changed().await;
         }
+    }
+
+    /// Waits for the container's next exit (docker's `next-exit`): if it is not running, for
+    /// it to start and then stop; its exit code, or None if it was removed first.
+    pub async fn wait_next_exit(&self, id: &ObjectId) -> Option<i32> {
+        let mut rx = self.subscribe();
+        let started_before = self.lock().containers.get(id)?.state.started_at.clone();
+        loop {
+            let (status, started, code) = {
+                let inner = self.lock();
+                let c = inner.containers.get(id)?;
+                (
+                    c.state.status,
+                    c.state.started_at.clone(),
+                    c.state.exit_code,
+                )
+            };
+            match status {
+                Status::Running => break,
+                // Started and already gone again between two looks.
+                Status::Exited if started != started_before => return Some(code),
+                _ => {}
+            }
+            let _ = rx.changed().await;
+        }
+        self.wait_not_running(id, None).await;
+        self.lock().containers.get(id).map(|c| c.state.exit_code)
     }
 }
 

@@ -65,6 +65,9 @@ struct Inner {
     pools: HashMap<ObjectId, AddressPool>,
     containers: BTreeMap<ObjectId, Container>,
     execs: HashMap<String, ExecRecord>,
+    /// The exit codes of the last removed containers, for `wait?condition=removed` (docker
+    /// `run --rm` waits for the removal and then wants the code); bounded.
+    removed_exit_codes: std::collections::VecDeque<(ObjectId, i32)>,
 }
 
 impl Engine {
