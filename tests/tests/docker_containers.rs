@@ -144,3 +144,55 @@ fn docker_cli_container_lifecycle() {
     let ps = sb.docker(&["ps", "-a", "-q"]).ok().stdout;
     assert!(ps.trim().is_empty(), "after rm -f:\n{ps}");
 }
+
+#[test]
+fn docker_cli_container_prune_and_version() {
+    let sb = Sandbox::ready();
+    sb.docker(&["run", "-d", "--name", "up", "busybox", "sleep", "1d"])
+        .ok();
+    sb.docker(&["create", "--name", "fresh", "busybox", "true"])
+        .ok();
+    sb.docker(&[
+        "run", "--name", "done", "--label", "keep=yes", "busybox", "true",
+    ])
+    .ok();
+    sb.docker(&["run", "--name", "gone", "busybox", "true"])
+        .ok();
+    // A label filter: only the exited container without keep=yes goes.
+    let out = sb
+        .docker(&["container", "prune", "-f", "--filter", "label!=keep=yes"])
+        .ok()
+        .stdout;
+    assert!(
+        out.contains("Deleted Containers"),
+        "container prune:\n{out}"
+    );
+    let left = sb
+        .docker(&["ps", "-a", "--format", "{{.Names}}"])
+        .ok()
+        .stdout;
+    let mut left: Vec<&str> = left.lines().collect();
+    left.sort_unstable();
+    assert_eq!(left, ["done", "up"], "after a filtered prune");
+    let bad = sb.docker(&["container", "prune", "-f", "--filter", "colour=red"]);
+    assert!(
+        bad.text_lower().contains("invalid filter"),
+        "bad filter:\n{bad}"
+    );
+    sb.docker(&["container", "prune", "-f"]).ok();
+    let left = sb
+        .docker(&["ps", "-a", "--format", "{{.Names}}"])
+        .ok()
+        .stdout;
+    assert_eq!(left.trim(), "up", "a running container is never pruned");
+
+    let v = sb
+        .docker(&["version", "-f", "{{range .Server.Components}}{{index .Details \"ApiVersion\"}} {{index .Details \"MinAPIVersion\"}}{{end}}"])
+        .ok()
+        .stdout;
+    let v: Vec<&str> = v.split_whitespace().collect();
+    assert!(
+        v.len() == 2 && v.iter().all(|x| x.starts_with("1.")),
+        "docker version's server API versions: {v:?}"
+    );
+}

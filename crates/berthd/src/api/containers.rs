@@ -4,6 +4,7 @@ use super::{
     blocking, body_json, flag, json, parse_filters, ApiError, ApiResult, ApiVersion, AppState,
 };
 use crate::engine::containers::ContainerCreate;
+use crate::engine::networks::PruneFilters;
 use crate::model::{parse_mac, Container, EndpointRequest, HostConfig, Status, OPT_IFNAME};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -20,6 +21,7 @@ use std::time::Duration;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/containers/json", get(list))
+        .route("/containers/prune", post(prune))
         .route("/containers/create", post(create))
         .route("/containers/{id}/json", get(inspect))
         .route("/containers/{id}/start", post(start))
@@ -475,6 +477,30 @@ async fn wait(
         axum::body::Body::from_stream(body),
     )
         .into_response())
+}
+
+/// `docker container prune`: every container that is not running (created or exited) and
+/// matches the filters (`label`, `label!`, `until`, as for networks) is removed.
+async fn prune(State(engine): State<AppState>, Query(q): Q) -> ApiResult<Json<Value>> {
+    let filters = parse_filters(q.get("filters"))?;
+    let filters = PruneFilters::parse(&filters, chrono::Utc::now())?;
+    let deleted = blocking(move || {
+        let mut deleted = Vec::new();
+        for c in engine.containers() {
+            if c.state.status == Status::Running || !filters.matches(&c.created, &c.config.labels) {
+                continue;
+            }
+            // One that started or went meanwhile is skipped, not an error.
+            if engine.remove_container(c.id.as_str(), false).is_ok() {
+                deleted.push(c.id.to_string());
+            }
+        }
+        Ok(deleted)
+    })
+    .await?;
+    Ok(Json(
+        serde_json::json!({ "ContainersDeleted": deleted, "SpaceReclaimed": 0 }),
+    ))
 }
 
 async fn rename(

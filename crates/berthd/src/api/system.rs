@@ -36,7 +36,17 @@ async fn ping() -> impl IntoResponse {
 async fn version() -> impl IntoResponse {
     Json(json!({
         "Platform": { "Name": "Berth" },
-        "Components": [{ "Name": "Engine", "Version": env!("CARGO_PKG_VERSION"), "Details": {} }],
+        // The docker CLI prints its server section from these details.
+        "Components": [{ "Name": "Engine", "Version": env!("CARGO_PKG_VERSION"), "Details": {
+            "ApiVersion": API_VERSION,
+            "MinAPIVersion": MIN_API_VERSION,
+            "Os": "linux",
+            "Arch": std::env::consts::ARCH,
+            "KernelVersion": nix::sys::utsname::uname().map(|u| u.release().to_string_lossy().into_owned()).unwrap_or_default(),
+            "GitCommit": "",
+            "GoVersion": "",
+            "Experimental": "false",
+        } }],
         "Version": env!("CARGO_PKG_VERSION"),
         "ApiVersion": API_VERSION,
         "MinAPIVersion": MIN_API_VERSION,
