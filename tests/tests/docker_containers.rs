@@ -113,6 +113,13 @@ fn docker_cli_container_lifecycle() {
         .ok()
         .stdout;
     assert_eq!(state.trim(), "exited 4");
+    // Attaching to an exited container and starting it again: only the new run's output.
+    let out = sb.docker(&["start", "-a", "once"]);
+    assert_eq!(
+        (out.code, out.stdout.trim()),
+        (Some(4), "kept"),
+        "docker start -a:\n{out}"
+    );
     sb.docker(&["rm", "once"]).ok();
 
     sb.docker(&["network", "create", "data"]).ok();

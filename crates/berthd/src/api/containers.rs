@@ -484,20 +484,7 @@ async fn wait(
 async fn prune(State(engine): State<AppState>, Query(q): Q) -> ApiResult<Json<Value>> {
     let filters = parse_filters(q.get("filters"))?;
     let filters = PruneFilters::parse(&filters, chrono::Utc::now())?;
-    let deleted = blocking(move || {
-        let mut deleted = Vec::new();
-        for c in engine.containers() {
-            if c.state.status == Status::Running || !filters.matches(&c.created, &c.config.labels) {
-                continue;
-            }
-            // One that started or went meanwhile is skipped, not an error.
-            if engine.remove_container(c.id.as_str(), false).is_ok() {
-                deleted.push(c.id.to_string());
-            }
-        }
-        Ok(deleted)
-    })
-    .await?;
+    let deleted = blocking(move || Ok(engine.prune_containers_matching(&filters))).await?;
     Ok(Json(
         serde_json::json!({ "ContainersDeleted": deleted, "SpaceReclaimed": 0 }),
     ))

@@ -39,17 +39,19 @@ struct Tail {
     stdout: bool,
     stderr: bool,
     timestamps: bool,
-    /// Attach: a container not started yet is waited for (docker attaches before it starts).
-    wait_for_start: bool,
-    /// Attach: where the log ended when the client attached (only newer output is sent).
-    start_at: u64,
+    /// Attach to a container that was not running: its start time then, to wait for it to
+    /// start (docker attaches first, then starts it: `run`, `start -a`).
+    awaiting_start: Option<String>,
+    /// The container was seen stopped and the file is being read to its end one last time.
+    draining: bool,
 }
 
 impl Tail {
-    fn running(&self) -> bool {
+    /// Whether more output may come: the container runs, or attach still waits for its start.
+    fn alive(&self) -> bool {
         self.engine.container(self.id.as_str()).is_ok_and(|c| {
             c.state.status == Status::Running
-                || (self.wait_for_start && c.state.status == Status::Created)
+                || self.awaiting_start.as_ref() == Some(&c.state.started_at)
         })
     }
 
@@ -59,24 +61,14 @@ impl Tail {
         loop {
             if self.reader.is_none() {
                 match tokio::fs::File::open(&self.path).await {
-                    Ok(mut f) => {
-                        // Skip what was there at attach time (a log that shrank since, a
-                        // restart's new file, is read whole).
-                        let len = f.metadata().await.map_or(0, |m| m.len());
-                        if self.start_at > 0 && len >= self.start_at {
-                            use tokio::io::AsyncSeekExt;
-                            let _ = f.seek(std::io::SeekFrom::Start(self.start_at)).await;
-                        }
-                        self.reader = Some(BufReader::new(f));
-                    }
-                    Err(_) if self.follow && self.running() => {
+                    Ok(f) => self.reader = Some(BufReader::new(f)),
+                    Err(_) if self.follow && self.alive() => {
                         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
                         continue;
                     }
                     Err(_) => return None,
                 }
             }
-            let was_running = self.running();
             let reader = self.reader.as_mut()?;
             let n = reader.read_line(&mut self.partial).await.ok()?;
             if n > 0 && self.partial.ends_with('\n') {
@@ -86,11 +78,17 @@ impl Tail {
                 }
                 continue;
             }
-            // At the end of what is written so far.
-            if !self.follow || !was_running {
+            // At the end of what is written so far (the container is looked up only here,
+            // not for every line).
+            if !self.follow || self.draining {
                 return None;
             }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            if self.alive() {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            } else {
+                // Stopped: what it wrote before stopping is in the file; read to its end.
+                self.draining = true;
+            }
         }
     }
 
@@ -107,6 +105,22 @@ impl Tail {
         };
         Some(frame(stream, text.as_bytes()))
     }
+}
+
+/// The log for attach, created if the container never wrote one yet (the shim appends to it),
+/// positioned at its end unless `from_start`.
+fn open_for_attach(path: &std::path::Path, from_start: bool) -> Option<BufReader<tokio::fs::File>> {
+    use std::io::Seek;
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .open(path)
+        .ok()?;
+    if !from_start {
+        let _ = f.seek(std::io::SeekFrom::End(0));
+    }
+    Some(BufReader::new(tokio::fs::File::from_std(f)))
 }
 
 /// How a log stream is opened: `logs` (with or without follow) or `attach`.
@@ -131,27 +145,11 @@ async fn open(
     };
     let path = berth_runtime::container::log_path(&engine.container_dir(&c.id));
     let attach = mode == Mode::Attach;
-    // Attach sends only what comes after it, unless asked for the logs too (`logs=1`).
-    let start_at = if attach && !flag(q, "logs") {
-        tokio::fs::metadata(&path).await.map_or(0, |m| m.len())
-    } else {
-        0
-    };
-    // Attach opens the log now (creating it: the shim appends to it), so that output is read
-    // even when the container exits and is removed (`--rm`) before the next look.
+    // Attach opens the log at once, so that output is read even when the container exits and
+    // is removed (`--rm`) before the next look, and sends only what comes after it unless
+    // asked for the logs too (`logs=1`).
     let reader = if attach {
-        std::fs::OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(&path)
-            .ok()
-            .map(|f| {
-                use std::io::Seek;
-                let mut f = f;
-                let _ = f.seek(std::io::SeekFrom::Start(start_at));
-                BufReader::new(tokio::fs::File::from_std(f))
-            })
+        open_for_attach(&path, flag(q, "logs"))
     } else {
         None
     };
@@ -165,8 +163,9 @@ async fn open(
         stdout,
         stderr,
         timestamps: flag(q, "timestamps"),
-        wait_for_start: attach,
-        start_at,
+        awaiting_start: (attach && c.state.status != Status::Running)
+            .then(|| c.state.started_at.clone()),
+        draining: false,
     };
     let s = futures::stream::unfold(tail, |mut t| async move {
         t.next().await.map(|b| (Ok::<_, std::io::Error>(b), t))

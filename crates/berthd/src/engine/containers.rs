@@ -117,6 +117,28 @@ impl Engine {
         Ok(c)
     }
 
+    /// `container prune`: removes every container that is not running (created or exited)
+    /// and matches `filters`; their IDs. One that starts or goes meanwhile is skipped.
+    pub fn prune_containers_matching(
+        &self,
+        filters: &super::networks::PruneFilters,
+    ) -> Vec<String> {
+        let candidates: Vec<ObjectId> = self
+            .lock()
+            .containers
+            .values()
+            .filter(|c| {
+                c.state.status != Status::Running && filters.matches(&c.created, &c.config.labels)
+            })
+            .map(|c| c.id.clone())
+            .collect();
+        candidates
+            .into_iter()
+            .filter(|id| self.remove_container(id.as_str(), false).is_ok())
+            .map(|id| id.to_string())
+            .collect()
+    }
+
     /// Removes a container that is not running (the API stops a running one first when
     /// forced).
     pub fn remove_container(&self, key: &str, _force: bool) -> Result<()> {

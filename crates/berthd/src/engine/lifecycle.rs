@@ -60,7 +60,7 @@ impl Engine {
                 if let Err(e) = self.announce(&inner, &c) {
                     tracing::warn!("announcing {} to the cluster: {e}", c.name);
                 }
-                self.sync_dns(&inner, Some(&c));
+                // Its resolver and names were set up before the process started.
                 drop(inner);
                 self.watch_exit(c.id.clone(), started.shim_pid);
                 self.notify();
