@@ -167,7 +167,13 @@ fn a_network_from_a_config_network_takes_its_ipam_and_options() {
     sb.berth_ok(&["network", "rm", "app"]);
     sb.berth_ok(&["network", "rm", "cfg"]);
     assert!(!listed(&sb, "cfg"));
-    let now = sb.state();
+    // The removed container's veth vanishes with its namespace, in the kernel's background
+    // work: allow it a moment (as tests/cleanup.rs does), then compare everything.
+    let now = berth_tests::procs::poll(std::time::Duration::from_secs(5), || {
+        let now = sb.state();
+        (now.links == before.links).then_some(now)
+    })
+    .unwrap_or_else(|| sb.state());
     assert_kernel_same(&now, &before, "after removing app and cfg");
     assert!(!sb.host_links().contains(&"brfromcfg".to_string()));
 }
