@@ -397,6 +397,71 @@ fn tcp_hairpin_from_containers_while_direct_access_across_networks_stays_blocked
     assert!(!ping.success(), "ping crossed from front to app:\n{ping}");
 }
 
+/// `bridge-nf-call-iptables` of the sandbox's namespace (br_netfilter is built into or
+/// loaded by the kernels these tests run on; the ICC tests set it too).
+const BR_NF: &str = "/proc/sys/net/bridge/bridge-nf-call-iptables";
+
+/// A container on the same network as `web` reaching web's published port through the
+/// host's address: it keeps its own address when br_netfilter passes bridged frames to the
+/// inet hooks (web's reply then passes conntrack on the bridge), and is masqueraded to the
+/// gateway when not (the reply would go straight back over the bridge, un-NATed). `web`
+/// reaching its own published port is masqueraded either way; so is another network's
+/// container. The same after a restart of berthd, which rebuilds the table.
+#[test]
+fn hairpin_source_address_on_one_bridge_follows_bridge_netfilter() {
+    let mut sb = Sandbox::ready();
+    sb.berth_ok(&["network", "create", "app"]);
+    sb.berth_ok(&["network", "create", "front"]);
+    run_web(&sb, "web", Some("app"), &["8080:80"]);
+    run_sleeper(&sb, "near", Some("app"), &[]);
+    run_sleeper(&sb, "far", Some("front"), &[]);
+    let near = sb.container_ip("near", "app");
+    let gateway = |c: &str| {
+        let script = "ip route | awk '/^default/{print $3}'";
+        sb.berth_ok(&["exec", c, "sh", "-c", script])
+            .trim()
+            .to_string()
+    };
+    let app_gw = gateway("near");
+    let ask = |sb: &Sandbox, from: &str| {
+        tcp_until(
+            || sb.berth(&["exec", from, "sh", "-c", &peer_script(UPLINK_IP, 8080)]),
+            "web",
+        )
+    };
+    let check = |sb: &Sandbox, brnf: &str, when: &str| {
+        sb.sh_ok(&format!(
+            "echo {brnf} > {BR_NF} && test \"$(cat {BR_NF})\" = {brnf}"
+        ));
+        let same = if brnf == "1" { &near } else { &app_gw };
+        let what = |w: &str| format!("{w}, bridge-nf-call-iptables {brnf}, {when}");
+        assert_answer(
+            &ask(sb, "near"),
+            "web",
+            Some(same),
+            &what("near → host:8080"),
+        );
+        assert_answer(
+            &ask(sb, "web"),
+            "web",
+            Some(&app_gw),
+            &what("web → its own port"),
+        );
+        // Routed between bridges by the host, masqueraded to app's gateway as by Docker.
+        assert_answer(
+            &ask(sb, "far"),
+            "web",
+            Some(&app_gw),
+            &what("far → host:8080"),
+        );
+    };
+    check(&sb, "1", "first start");
+    check(&sb, "0", "first start");
+    sb.restart_daemon();
+    check(&sb, "1", "after a restart");
+    check(&sb, "0", "after a restart");
+}
+
 #[test]
 fn udp_hairpin_from_containers_on_the_same_and_another_network() {
     let sb = Sandbox::ready();

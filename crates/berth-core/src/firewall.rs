@@ -331,13 +331,42 @@ fn postrouting_rules() -> Vec<Rule> {
             vec![Match::not_in_set(&[Selector::OifName], Set::Bridges)],
             Verdict::SnatBySaddr(Set::SnatSubnets),
         ),
-        // A container reaching a published port through the host's address: the reply must
-        // come back through the host to be un-DNAT-ed, not straight over the bridge (hairpin;
-        // like Docker, this also covers containers of other networks, and networks whose
-        // egress is not masqueraded). External clients keep their address.
+        // A container reaching a published port through the host's address, routed by the
+        // host (it has an input interface here): the reply must come back through the host to
+        // be un-DNAT-ed, not straight over the bridge (hairpin; like Docker, this also covers
+        // containers of other networks, and networks whose egress is not masqueraded).
+        // Frames that br_netfilter passed to these hooks (`bridge-nf-call-iptables` = 1) reach
+        // postrouting without an input interface: their replies pass conntrack on the bridge
+        // too, so they keep the container's address, and skip a NAT per packet. External
+        // clients keep their address.
         Rule::new(
             [
-                vec![Match::in_set(&[Selector::Ip4Saddr], Set::HairpinSubnets)],
+                vec![
+                    Match::in_set(&[Selector::Ip4Saddr], Set::HairpinSubnets),
+                    Match::in_set(&[Selector::IifName], Set::Bridges),
+                ],
+                dnat_to_bridge(),
+            ]
+            .concat(),
+            Verdict::Masquerade,
+        ),
+        // A container reaching its own published port: its reply would stay inside it.
+        Rule::new(
+            [
+                vec![Match::in_set(
+                    &[Selector::Ip4Saddr, Selector::Ip4Daddr],
+                    Set::SelfHairpin,
+                )],
+                dnat_to_bridge(),
+            ]
+            .concat(),
+            Verdict::Masquerade,
+        ),
+        // Within an `enable_icc=false` network: the bridge table would drop the reply
+        // (container to container) before br_netfilter's conntrack could un-NAT it.
+        Rule::new(
+            [
+                vec![Match::in_set(&[Selector::Ip4Saddr], Set::NoIccSubnets)],
                 dnat_to_bridge(),
             ]
             .concat(),

@@ -413,6 +413,15 @@ impl Firewall for KernelFirewall {
 /// A published-port set element (`address . protocol . port[-port]`) as a netlink element
 /// operation; None for elements of other shapes (network facts go through nft scripts).
 fn set_element_op(op: Op, el: &firewall::SetElement) -> Option<ElementOp> {
+    if let firewall::Element::AddrPair(a, b) = el.element {
+        return Some(ElementOp {
+            op,
+            set: el.set.name().to_string(),
+            key: vec![KeyPart::Ipv4(a), KeyPart::Ipv4(b)],
+            key_end: None,
+            data: None,
+        });
+    }
     let firewall::Element::AddrProtoPort(addr, proto, start, end) = el.element else {
         return None;
     };

@@ -36,6 +36,10 @@ pub enum Set {
     /// Subnets of non-internal networks: their containers reaching a published port through
     /// the host's address are masqueraded (hairpin), whatever their egress.
     HairpinSubnets,
+    /// Subnets of non-internal networks with `enable_icc=false`: hairpin within one of them
+    /// is masqueraded even when br_netfilter passes the bridged reply to conntrack, since the
+    /// `bridge berth` table drops a frame between two of their containers before that.
+    NoIccSubnets,
     /// A map, `subnet : address`: egress SNATed to the network's `host_ipv4`.
     SnatSubnets,
     /// Bridges in gateway mode `routed`.
@@ -48,6 +52,10 @@ pub enum Set {
     ContainerPorts,
     /// The same for published ranges (`flags interval`, one element per range).
     ContainerPortRanges,
+    /// `address . address` for each container with published ports: a container reaching
+    /// its own published port through the host's address is always masqueraded (see
+    /// `postrouting_rules`).
+    SelfHairpin,
     /// In `bridge berth`: the container addresses (subnet minus gateway, as ranges) of
     /// networks with `enable_icc=false`.
     NoIcc,
@@ -61,18 +69,20 @@ pub enum Set {
 
 impl Set {
     /// Declaration (and rendering) order.
-    pub const ALL: [Set; 14] = [
+    pub const ALL: [Set; 16] = [
         Set::Bridges,
         Set::InternalBridges,
         Set::SameBridge,
         Set::MasqSubnets,
         Set::HairpinSubnets,
+        Set::NoIccSubnets,
         Set::SnatSubnets,
         Set::RoutedBridges,
         Set::UnprotectedBridges,
         Set::TrustedInterfaces,
         Set::ContainerPorts,
         Set::ContainerPortRanges,
+        Set::SelfHairpin,
         Set::NoIcc,
         Set::OverlayBridges,
         Set::Vteps,
@@ -85,12 +95,14 @@ impl Set {
             Set::SameBridge => "same_bridge",
             Set::MasqSubnets => "masq_subnets",
             Set::HairpinSubnets => "hairpin_subnets",
+            Set::NoIccSubnets => "no_icc_subnets",
             Set::SnatSubnets => "snat_subnets",
             Set::RoutedBridges => "routed_bridges",
             Set::UnprotectedBridges => "unprotected_bridges",
             Set::TrustedInterfaces => "trusted_interfaces",
             Set::ContainerPorts => "container_ports",
             Set::ContainerPortRanges => "container_port_ranges",
+            Set::SelfHairpin => "self_hairpin",
             Set::NoIcc => "no_icc",
             Set::OverlayBridges => "overlay_bridges",
             Set::Vteps => "vteps",
@@ -105,10 +117,14 @@ impl Set {
             | Set::UnprotectedBridges
             | Set::OverlayBridges => SetKey::IfName,
             Set::SameBridge | Set::TrustedInterfaces => SetKey::IfNamePair,
-            Set::MasqSubnets | Set::HairpinSubnets | Set::SnatSubnets | Set::NoIcc | Set::Vteps => {
-                SetKey::Ipv4Addr
-            }
+            Set::MasqSubnets
+            | Set::HairpinSubnets
+            | Set::NoIccSubnets
+            | Set::SnatSubnets
+            | Set::NoIcc
+            | Set::Vteps => SetKey::Ipv4Addr,
             Set::ContainerPorts | Set::ContainerPortRanges => SetKey::AddrProtoPort,
+            Set::SelfHairpin => SetKey::AddrPair,
         }
     }
 
@@ -118,6 +134,7 @@ impl Set {
             self,
             Set::MasqSubnets
                 | Set::HairpinSubnets
+                | Set::NoIccSubnets
                 | Set::SnatSubnets
                 | Set::ContainerPortRanges
                 | Set::NoIcc
@@ -213,6 +230,8 @@ pub enum SetKey {
     Ipv4Addr,
     /// `ipv4_addr . inet_proto . inet_service`
     AddrProtoPort,
+    /// `ipv4_addr . ipv4_addr`
+    AddrPair,
 }
 
 /// One set element. The variant must match the set's `SetKey`.
@@ -229,6 +248,8 @@ pub enum Element {
     Ipv4Addr(Ipv4Addr),
     /// `address . protocol . port`, or a range of ports (`start`, `end`).
     AddrProtoPort(Ipv4Addr, Proto, u16, u16),
+    /// `address . address`
+    AddrPair(Ipv4Addr, Ipv4Addr),
 }
 
 impl Element {
@@ -242,6 +263,7 @@ impl Element {
             | Element::Ipv4NetTo(..)
             | Element::Ipv4Addr(_) => SetKey::Ipv4Addr,
             Element::AddrProtoPort(..) => SetKey::AddrProtoPort,
+            Element::AddrPair(..) => SetKey::AddrPair,
         }
     }
 }

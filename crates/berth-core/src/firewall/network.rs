@@ -76,6 +76,9 @@ impl BridgeNetwork {
             out.push(el(Set::InternalBridges, name()));
         } else {
             out.push(el(Set::HairpinSubnets, Element::Ipv4Net(f.subnet)));
+            if !o.icc {
+                out.push(el(Set::NoIccSubnets, Element::Ipv4Net(f.subnet)));
+            }
             match o.gateway_mode {
                 GatewayMode::Routed => out.push(el(Set::RoutedBridges, name())),
                 GatewayMode::NatUnprotected => out.push(el(Set::UnprotectedBridges, name())),

@@ -103,10 +103,13 @@ pub fn ports_elements(mappings: &[PortMapping]) -> Vec<MapElement> {
 
 /// The `container_ports` (single ports) and `container_port_ranges` elements of `mappings`:
 /// the container side (address, protocol, port), which direct routing may reach in `routed`
-/// mode and from trusted interfaces. Deduplicated (`8080:80` and `8081:80` share one), and
-/// ranges of one address and protocol merged where they overlap or touch, so the kernel never
-/// sees the same or an overlapping element twice. Deterministic: removing the same mappings
-/// removes exactly what adding them added.
+/// mode and from trusted interfaces; and one `self_hairpin` element (`address . address`) per
+/// container address, so that a container reaching its own published port is masqueraded.
+/// Each call must hold whole containers (berthd publishes and removes a container's ports as
+/// one batch), so that no element is shared between calls. Deduplicated (`8080:80` and
+/// `8081:80` share one), and ranges of one address and protocol merged where they overlap or
+/// touch, so the kernel never sees the same or an overlapping element twice. Deterministic:
+/// removing the same mappings removes exactly what adding them added.
 pub fn published_elements(mappings: &[PortMapping]) -> Vec<SetElement> {
     let mut singles: Vec<(Ipv4Addr, Proto, u16)> = Vec::new();
     let mut ranges: Vec<(Ipv4Addr, Proto, u16, u16)> = Vec::new();
@@ -140,5 +143,12 @@ pub fn published_elements(mappings: &[PortMapping]) -> Vec<SetElement> {
         set: Set::ContainerPortRanges,
         element: Element::AddrProtoPort(a, p, s, e),
     });
-    single.chain(range).collect()
+    let mut addrs: Vec<Ipv4Addr> = mappings.iter().map(|m| m.container_ip).collect();
+    addrs.sort();
+    addrs.dedup();
+    let selves = addrs.into_iter().map(|a| SetElement {
+        set: Set::SelfHairpin,
+        element: Element::AddrPair(a, a),
+    });
+    single.chain(range).chain(selves).collect()
 }

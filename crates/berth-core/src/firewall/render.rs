@@ -109,6 +109,7 @@ impl Display for SetKey {
             SetKey::IfNamePair => "ifname . ifname",
             SetKey::Ipv4Addr => "ipv4_addr",
             SetKey::AddrProtoPort => "ipv4_addr . inet_proto . inet_service",
+            SetKey::AddrPair => "ipv4_addr . ipv4_addr",
         })
     }
 }
@@ -127,6 +128,7 @@ impl Display for Element {
             Element::Ipv4Addr(a) => write!(f, "{a}"),
             Element::AddrProtoPort(a, p, s, e) if s == e => write!(f, "{a} . {p} . {s}"),
             Element::AddrProtoPort(a, p, s, e) => write!(f, "{a} . {p} . {s}-{e}"),
+            Element::AddrPair(a, b) => write!(f, "{a} . {b}"),
         }
     }
 }

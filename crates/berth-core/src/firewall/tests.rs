@@ -187,6 +187,7 @@ fn published_elements_are_deduplicated_and_merged() {
         vec![
             "container_ports 10.5.0.2 . tcp . 80",
             "container_port_ranges 10.5.0.2 . tcp . 9000-9017",
+            "self_hairpin 10.5.0.2 . 10.5.0.2",
         ]
     );
 }

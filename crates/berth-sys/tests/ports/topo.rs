@@ -8,7 +8,9 @@
 //! ```
 
 use crate::support::run_here;
-use berth_core::firewall::{self, KeyField, MapElement, MapValue, NetworkFacts};
+use berth_core::firewall::{
+    self, Element, KeyField, MapElement, MapValue, NetworkFacts, SetElement,
+};
 use berth_core::ports::{PortMapping, Proto};
 use berth_sys::netlink::{ContainerIf, Netlink};
 use berth_sys::netns::NetNs;
@@ -167,10 +169,38 @@ pub fn element_op(op: Op, el: &MapElement) -> ElementOp {
     }
 }
 
+/// A container-side set element (`published_elements`) as a netlink element op, as berthd
+/// converts it.
+pub fn set_element_op(op: Op, el: &SetElement) -> ElementOp {
+    let (key, key_end) = match el.element {
+        Element::AddrPair(a, b) => (vec![KeyPart::Ipv4(a), KeyPart::Ipv4(b)], None),
+        Element::AddrProtoPort(addr, proto, start, end) => {
+            let key = |port| {
+                vec![
+                    KeyPart::Ipv4(addr),
+                    KeyPart::Proto(proto.number()),
+                    KeyPart::Port(port),
+                ]
+            };
+            (key(start), el.set.interval().then(|| key(end)))
+        }
+        ref other => panic!("not a published-port element: {other:?}"),
+    };
+    ElementOp {
+        op,
+        set: el.set.name().to_string(),
+        key,
+        key_end,
+        data: None,
+    }
+}
+
+/// What berthd's `publish` sends: the container-side sets, then the DNAT maps.
 pub fn ops(op: Op, mappings: &[PortMapping]) -> Vec<ElementOp> {
-    firewall::ports_elements(mappings)
-        .iter()
-        .map(|el| element_op(op, el))
+    let sets = firewall::published_elements(mappings);
+    let sets = sets.iter().map(|el| set_element_op(op, el));
+    let maps = firewall::ports_elements(mappings);
+    sets.chain(maps.iter().map(|el| element_op(op, el)))
         .collect()
 }
 
