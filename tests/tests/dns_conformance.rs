@@ -6,12 +6,12 @@
 //! Every upstream here is a server of the test's own (in the sandbox's "internet", host or
 //! container namespaces): no query ever reaches a real resolver.
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use berth_tests::dnsq::{Reply, Via};
 use berth_tests::upstream::{Mode, Server, Upstream};
-use berth_tests::{Sandbox, INTERNET_IP};
+use berth_tests::{Sandbox, INTERNET_IP, UPLINK_IP};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
@@ -115,6 +115,45 @@ fn loopback_dns_servers_are_asked_where_docker_asks_them() {
     assert!(host_stub.seen_name("y.example.test").is_empty());
     assert_eq!(inside.seen_name("y.example.test").len(), 1);
     assert!(inside.seen_name("x.example.test").is_empty());
+}
+
+/// Every server of the host's resolv.conf, not only loopback ones, is asked from the host's
+/// namespace (moby's container-dns.md §3): a network whose egress is not masqueraded still
+/// resolves, and the upstream sees the host's address, not the container's.
+#[test]
+fn the_hosts_nameservers_are_asked_from_the_hosts_namespace() {
+    let (sb, up) = sandbox(HOST_RESOLV, &[]);
+    let no_masq = "com.docker.network.bridge.enable_ip_masquerade=false";
+    sb.berth_ok(&["network", "create", "-o", no_masq, "plain"]);
+    sleeper(&sb, "cli", &["--network", "plain"]);
+    assert_eq!(a(&sb, "cli", "nomasq.example.test").a(), [UP_ANSWER]);
+    let seen = up.seen_name("nomasq.example.test");
+    assert!(
+        !seen.is_empty()
+            && seen
+                .iter()
+                .all(|s| s.peer.ip() == UPLINK_IP.parse::<IpAddr>().unwrap()),
+        "the upstream should see the host's uplink address: {seen:?}"
+    );
+}
+
+/// As in glibc and Docker, the last `search` (or `domain`) line of the host's resolv.conf
+/// is the search list; earlier ones do not add to it.
+#[test]
+fn the_last_search_line_of_the_hosts_resolv_conf_wins() {
+    let resolv =
+        "nameserver 203.0.113.1\nsearch a.example.test\nsearch b.example.test c.example.test\n";
+    let (sb, _up) = sandbox(resolv, &[]);
+    sb.berth_ok(&["network", "create", "app"]);
+    sleeper(&sb, "cli", &["--network", "app"]);
+    sleeper(&sb, "plain", &[]);
+    for c in ["cli", "plain"] {
+        let file = sb.berth_ok(&["exec", c, "cat", "/etc/resolv.conf"]);
+        assert!(
+            file.contains("search b.example.test c.example.test\n") && !file.contains("a.example"),
+            "{c}: {file}"
+        );
+    }
 }
 
 #[test]

@@ -67,8 +67,7 @@ pub(crate) fn servers(cfg: &ContainerDns) -> Vec<Server> {
         .take(MAX_UPSTREAMS)
         .map(|&addr| Server {
             addr,
-            from_daemon: cfg.upstream_origin == UpstreamOrigin::HostResolvConf
-                && addr.ip().is_loopback(),
+            from_daemon: cfg.upstream_origin == UpstreamOrigin::HostResolvConf,
         })
         .filter(|s| cfg.can_reach_outside || !s.from_daemon)
         .collect()
@@ -261,7 +260,7 @@ mod tests {
     }
 
     #[test]
-    fn only_loopback_servers_of_the_host_are_asked_from_the_daemon() {
+    fn the_hosts_servers_are_asked_from_the_daemon_configured_ones_from_the_container() {
         let ups = [
             "127.0.0.1:53",
             "192.0.2.1:53",
@@ -281,7 +280,7 @@ mod tests {
             picked(&cfg(&ups, UpstreamOrigin::HostResolvConf, true)),
             [
                 ("127.0.0.1:53".into(), true),
-                ("192.0.2.1:53".into(), false),
+                ("192.0.2.1:53".into(), true),
                 ("127.0.0.53:53".into(), true)
             ]
         );
@@ -290,10 +289,7 @@ mod tests {
     #[test]
     fn internal_containers_skip_only_the_daemon_namespace_servers() {
         let ups = ["127.0.0.1:53", "192.0.2.1:53"];
-        assert_eq!(
-            picked(&cfg(&ups, UpstreamOrigin::HostResolvConf, false)),
-            [("192.0.2.1:53".into(), false)]
-        );
+        assert!(picked(&cfg(&ups, UpstreamOrigin::HostResolvConf, false)).is_empty());
         // A server the user put inside the container stays reachable.
         assert_eq!(
             picked(&cfg(&ups, UpstreamOrigin::Configured, false)),

@@ -22,9 +22,10 @@
 //! - `upstreams`: the container's `--dns`, else the daemon's, else the host's resolv.conf
 //!   servers (port 53 unless stated), and `upstream_origin` says which. At most the first
 //!   three are used, in order.
-//! - Only loopback servers from the host's resolv.conf are queried from the daemon's
-//!   namespace; every other server (`--dns 127.0.0.1` included) from inside the container's,
-//!   where it fails like the container's own traffic would.
+//! - Servers from the host's resolv.conf are queried from the daemon's namespace (the host's,
+//!   as in Docker: a host stub resolver on 127.0.0.53 works, and so does a network without
+//!   masquerade); configured ones (`--dns`, `--dns 127.0.0.1` included) from inside the
+//!   container's, where they fail like the container's own traffic would.
 //! - `can_reach_outside == false` (only internal networks): the daemon-namespace servers are
 //!   skipped.
 //!
@@ -55,8 +56,8 @@ pub struct ContainerDns {
     pub upstreams: Vec<SocketAddr>,
     pub can_reach_outside: bool,
     /// Where `upstreams` came from (they all come from one place: the container's `--dns`,
-    /// else the daemon's, else the host's resolv.conf). It decides the namespace a loopback
-    /// server is queried from.
+    /// else the daemon's, else the host's resolv.conf). It decides the namespace the servers
+    /// are queried from.
     pub upstream_origin: UpstreamOrigin,
     /// The `ndots` of the container's resolver options in effect, when they set a valid one
     /// (not the `ndots:0` Berth adds when they set none). With 1 or more, a single-label
@@ -73,8 +74,8 @@ pub enum UpstreamOrigin {
     /// server inside the container).
     #[default]
     Configured,
-    /// The host's resolv.conf: a loopback server there (a host stub resolver such as
-    /// 127.0.0.53) is queried from the daemon's namespace; others from the container's.
+    /// The host's resolv.conf: every server there (a host stub resolver such as 127.0.0.53
+    /// included) is queried from the daemon's namespace, as Docker does.
     HostResolvConf,
 }
 

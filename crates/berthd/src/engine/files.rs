@@ -155,8 +155,9 @@ fn in_effect(host: &str, c: &Container, d: &EtcDefaults) -> InEffect {
             Some("nameserver") if from_host_servers => {
                 out.servers.extend(words.next().map(str::to_string))
             }
+            // As in glibc and Docker, the last `search` or `domain` line wins.
             Some("search") | Some("domain") if from_host_search => {
-                out.search.extend(words.map(str::to_string))
+                out.search = words.map(str::to_string).collect()
             }
             Some("options") if from_host_options => out.options.extend(words.map(str::to_string)),
             _ => {}
@@ -167,13 +168,19 @@ fn in_effect(host: &str, c: &Container, d: &EtcDefaults) -> InEffect {
 }
 
 /// resolv.conf for a container without the embedded resolver: its `--dns`, else the
-/// daemon's, else the host's servers without loopback ones (unreachable from the container),
-/// and the search domains and options in effect.
+/// daemon's, else the host's IPv4 servers without loopback ones (unreachable from the
+/// container; as Docker, which also drops IPv6 ones on a network without IPv6, and lines that
+/// are not addresses), and the search domains and options in effect.
 pub fn resolv_conf(host: &str, c: &Container, d: &EtcDefaults) -> String {
     let from_host = c.host_config.dns.is_empty() && d.dns.is_empty();
+    let usable = |s: &&String| {
+        !from_host
+            || s.parse::<std::net::Ipv4Addr>()
+                .is_ok_and(|a| !a.is_loopback())
+    };
     let e = in_effect(host, c, d);
     let mut out = String::new();
-    for s in e.servers.iter().filter(|s| !(from_host && is_loopback(s))) {
+    for s in e.servers.iter().filter(usable) {
         let _ = writeln!(out, "nameserver {s}");
     }
     if !e.search.is_empty() {
@@ -256,12 +263,6 @@ pub fn upstream_servers(
         })
         .collect();
     (servers, UpstreamOrigin::HostResolvConf)
-}
-
-fn is_loopback(ip: &str) -> bool {
-    ip.parse::<IpAddr>()
-        .map(|a| a.is_loopback())
-        .unwrap_or(false)
 }
 
 /// The `search` list without `.` (which means "no search domains", as in Docker).
@@ -432,6 +433,32 @@ mod tests {
         assert_eq!(
             resolv_conf(HOST, &plain, &daemon),
             "nameserver 198.51.100.1\nsearch d.test\noptions rotate\n"
+        );
+    }
+
+    #[test]
+    fn the_hosts_servers_keep_only_ipv4_non_loopback_and_the_last_search_line_wins() {
+        let host = "nameserver 127.0.0.53\nnameserver bogus\nnameserver fe80::1%eth0\n\
+                    nameserver 2001:db8::53\nnameserver 192.0.2.53\nsearch a.test\n\
+                    domain b.test\nsearch c.test d.test\n";
+        let plain = container("h", "", HostConfig::default());
+        let none = EtcDefaults::default();
+        assert_eq!(
+            resolv_conf(host, &plain, &none),
+            "nameserver 192.0.2.53\nsearch c.test d.test\n"
+        );
+        // Given servers are written as given (validated at create).
+        let own = container(
+            "h",
+            "",
+            HostConfig {
+                dns: strings(&["127.0.0.1"]),
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            resolv_conf(host, &own, &none),
+            "nameserver 127.0.0.1\nsearch c.test d.test\n"
         );
     }
 
