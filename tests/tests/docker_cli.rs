@@ -55,3 +55,62 @@ fn docker_cli_network_create_ls_inspect_rm() {
     sb.docker(&["network", "inspect", "dnet"]).fails();
     sb.state().assert_same(&baseline, "after docker network rm");
 }
+
+/// A missing network or link target at `docker run` is reported as such: berthd answers 400,
+/// not 404, which the docker CLI would take for a missing image (and try to pull). Nothing
+/// is created.
+#[test]
+fn docker_run_names_a_missing_network_or_link_target() {
+    let sb = Sandbox::ready();
+    let baseline = sb.state();
+    for (args, want) in [
+        (
+            &["--network", "nosuchnet"][..],
+            "network nosuchnet not found",
+        ),
+        (
+            &["--link", "ghost:g"][..],
+            "could not get container for ghost",
+        ),
+    ] {
+        let mut cmd = vec!["run", "-d"];
+        cmd.extend_from_slice(args);
+        cmd.extend(["busybox", "sleep", "1d"]);
+        let out = sb.docker(&cmd).fails();
+        assert!(
+            out.stderr.contains(want) && !out.stderr.contains("Unable to find image"),
+            "docker run {args:?}:\n{out}"
+        );
+    }
+    let ps = sb.docker(&["ps", "-aq"]).ok().stdout;
+    assert!(ps.trim().is_empty(), "containers were created:\n{ps}");
+    sb.state().assert_same(&baseline, "after the refused runs");
+}
+
+/// An ID prefix that several networks share is refused with 400 and "is ambiguous"; a unique
+/// prefix finds its network.
+#[test]
+fn an_ambiguous_network_id_prefix_is_a_bad_request() {
+    let sb = Sandbox::ready();
+    // 17 networks: at least two IDs share their first hex digit.
+    let ids: Vec<String> = (0..17)
+        .map(|i| {
+            sb.berth_ok(&["network", "create", &format!("n{i}")])
+                .trim()
+                .to_string()
+        })
+        .collect();
+    let shared = (0..16)
+        .map(|d| format!("{d:x}"))
+        .find(|p| ids.iter().filter(|id| id.starts_with(p.as_str())).count() > 1)
+        .expect("two IDs share a first digit");
+    let (status, body) = sb.api_get(&format!("/networks/{shared}")).expect("GET");
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("is ambiguous"), "{body}");
+    let out = sb.docker(&["network", "inspect", &shared]).fails();
+    assert!(out.stderr.contains("is ambiguous"), "{out}");
+    let (status, body) = sb
+        .api_get(&format!("/networks/{}", &ids[0][..12]))
+        .expect("GET");
+    assert_eq!(status, 200, "{body}");
+}

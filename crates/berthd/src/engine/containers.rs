@@ -340,7 +340,12 @@ fn plan_networks(inner: &Inner, req: &ContainerCreate) -> Result<Vec<(ObjectId, 
     );
     let mut out: Vec<(ObjectId, EndpointRequest)> = Vec::new();
     for key in keys {
-        let net = inner.network(key)?;
+        // 400, not 404: a 404 from create means "no such image" to the docker CLI, which
+        // then tries to pull and hides this message.
+        let net = inner.network(key).map_err(|e| match e {
+            EngineError::NotFound(_) => EngineError::Invalid(format!("network {key} not found")),
+            other => other,
+        })?;
         if out.iter().any(|(id, _)| *id == net.id) {
             continue;
         }

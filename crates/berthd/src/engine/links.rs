@@ -33,8 +33,10 @@ pub fn resolve_links(inner: &Inner, c: &Container) -> Result<Vec<Resolved>> {
     let mut out = Vec::new();
     for (raw, scope) in all_links(c) {
         let link = parse_link(raw)?;
+        // 400, not 404, as moby does (moby#39823): at create a 404 means "no such image"
+        // to the docker CLI.
         let t = inner.container(&link.target).map_err(|_| {
-            EngineError::NotFound(format!(
+            EngineError::Invalid(format!(
                 "could not get container for {}: no such container; start it before linking to it",
                 link.target
             ))

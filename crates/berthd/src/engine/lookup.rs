@@ -31,7 +31,8 @@ fn find<'a, T>(
     match matches.len() {
         1 => Ok(matches[0]),
         0 => Err(EngineError::NotFound(format!("no such {kind}: {key}"))),
-        _ => Err(EngineError::NotFound(format!(
+        // 400 as in Docker: the request, not a resource, is at fault.
+        _ => Err(EngineError::Invalid(format!(
             "{kind} {key} is ambiguous: {} {kind}s match that ID prefix",
             matches.len()
         ))),
