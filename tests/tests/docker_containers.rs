@@ -203,3 +203,18 @@ fn docker_cli_container_prune_and_version() {
         "docker version's server API versions: {v:?}"
     );
 }
+
+/// `docker run --rm` whose start fails (its port is taken) prints the daemon's error and
+/// returns, leaving no container: the auto-remove container goes with its failed start.
+#[test]
+fn docker_run_rm_whose_start_fails_returns_and_leaves_nothing() {
+    let sb = Sandbox::ready();
+    sb.docker(&[
+        "run", "-d", "--name", "holder", "-p", "8080:80", "busybox", "sleep", "1d",
+    ])
+    .ok();
+    let out = sb.docker(&["run", "--rm", "-p", "8080:80", "busybox", "echo", "hi"]);
+    assert!(!out.success() && out.stderr.contains("8080"), "{out}");
+    let ps = sb.docker(&["ps", "-aq"]).ok().stdout;
+    assert_eq!(ps.lines().count(), 1, "only holder remains:\n{ps}");
+}

@@ -44,6 +44,8 @@ pub enum Cmd {
     Start(Names),
     /// Stop one or more running containers
     Stop(StopArgs),
+    /// Restart one or more containers
+    Restart(StopArgs),
     /// Kill one or more running containers
     Kill(KillArgs),
     /// Remove one or more containers
@@ -319,6 +321,9 @@ pub struct RunArgs {
     /// Add link to another container (name[:alias])
     #[arg(long)]
     pub link: Vec<String>,
+    /// Restart policy when the container exits: no, always, unless-stopped, on-failure[:N]
+    #[arg(long, default_value = "no")]
+    pub restart: String,
     /// Image to run
     pub image: String,
     /// Command and arguments, passed verbatim

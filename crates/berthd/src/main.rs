@@ -47,6 +47,7 @@ async fn run(cfg: config::DaemonConfig) -> anyhow::Result<()> {
         tokio::task::spawn_blocking(move || engine::Engine::new(cfg, net, fw, dns)).await??
     };
     engine.watch_running();
+    engine.restart_on_daemon_start();
     cluster::start(engine.clone());
     if let Some(dir) = socket.parent() {
         std::fs::create_dir_all(dir)?;

@@ -265,6 +265,18 @@ pub struct HostConfig {
     pub dns_options: Vec<String>,
     pub extra_hosts: Vec<String>,
     pub links: Vec<String>,
+    #[serde(default)]
+    pub restart_policy: RestartPolicy,
+}
+
+/// `--restart`: whether the container is started again when its process exits by itself
+/// (see `engine::restart`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestartPolicy {
+    /// `always`, `unless-stopped`, `on-failure`; empty for none (`no`).
+    pub name: String,
+    /// `on-failure`: at most this many restarts in a row (0: no limit).
+    pub maximum_retry_count: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -296,6 +308,19 @@ pub struct State {
     pub error: String,
     pub started_at: String,
     pub finished_at: String,
+    /// Starts by the restart policy since the last start by a user.
+    #[serde(default)]
+    pub restart_count: u32,
+    /// Stopped or killed by a user since its last start: its policy does not start it again
+    /// while berthd runs.
+    #[serde(default)]
+    pub manually_stopped: bool,
+    /// The delay before the last restart (the next doubles it), while berthd runs.
+    #[serde(skip)]
+    pub restart_delay: Option<std::time::Duration>,
+    /// When it last started, while berthd runs (a steady run resets the delay).
+    #[serde(skip)]
+    pub running_since: Option<std::time::Instant>,
 }
 
 impl Default for State {
@@ -308,6 +333,10 @@ impl Default for State {
             error: String::new(),
             started_at: ZERO_TIME.to_string(),
             finished_at: ZERO_TIME.to_string(),
+            restart_count: 0,
+            manually_stopped: false,
+            restart_delay: None,
+            running_since: None,
         }
     }
 }

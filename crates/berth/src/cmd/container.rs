@@ -35,6 +35,17 @@ pub async fn stop(c: &Client, a: &StopArgs) -> anyhow::Result<i32> {
     .await
 }
 
+pub async fn restart(c: &Client, a: &StopArgs) -> anyhow::Result<i32> {
+    let params: Vec<(&str, String)> = a.time.map(|t| ("t", t.to_string())).into_iter().collect();
+    let params = &params;
+    each(&a.names, |n| async move {
+        let path = with_query(&cpath(&n, "restart"), params);
+        c.call(Method::POST, &path, None).await?;
+        Ok(Some(n))
+    })
+    .await
+}
+
 pub async fn kill(c: &Client, a: &KillArgs) -> anyhow::Result<i32> {
     let params: Vec<(&str, String)> = a.signal.iter().map(|s| ("signal", s.clone())).collect();
     let params = &params;

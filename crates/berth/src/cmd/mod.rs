@@ -30,6 +30,7 @@ pub async fn dispatch(c: &Client, cmd: Cmd) -> anyhow::Result<i32> {
         Cmd::Create(a) => run::create_cmd(c, &a).await,
         Cmd::Start(a) => container::start(c, &a.names).await,
         Cmd::Stop(a) => container::stop(c, &a).await,
+        Cmd::Restart(a) => container::restart(c, &a).await,
         Cmd::Kill(a) => container::kill(c, &a).await,
         Cmd::Rm(a) => container::rm(c, &a).await,
         Cmd::Wait(a) => container::wait(c, &a.names).await,

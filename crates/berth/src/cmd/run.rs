@@ -45,6 +45,10 @@ fn networking(a: &RunArgs) -> Result<(String, Value), NetOptError> {
 /// is only set for detached runs: a foreground `--rm` removes explicitly.
 pub fn create_body(a: &RunArgs, auto_remove: bool) -> anyhow::Result<Value> {
     let (exposed, bindings) = ports::build(&a.publish, &a.expose)?;
+    let restart = restart_policy(&a.restart)?;
+    if a.rm && restart["Name"] != "no" {
+        anyhow::bail!("Conflicting options: --restart and --rm");
+    }
     let cmd = (!a.command.is_empty()).then(|| a.command.clone());
     let attach = !a.detach;
     let (mode, networking) = networking(a)?;
@@ -71,6 +75,7 @@ pub fn create_body(a: &RunArgs, auto_remove: bool) -> anyhow::Result<Value> {
             "DnsOptions": a.dns_option,
             "ExtraHosts": a.add_host,
             "Links": a.link,
+            "RestartPolicy": restart,
         },
         "NetworkingConfig": networking,
     });
@@ -78,6 +83,21 @@ pub fn create_body(a: &RunArgs, auto_remove: bool) -> anyhow::Result<Value> {
         body["Entrypoint"] = json!([ep]);
     }
     Ok(body)
+}
+
+/// `--restart`: `NAME[:MAX]` as the docker CLI reads it (the daemon checks the combination).
+fn restart_policy(flag: &str) -> anyhow::Result<Value> {
+    let (name, max) = match flag.split_once(':') {
+        Some((name, max)) => {
+            let max: i64 = max
+                .parse()
+                .map_err(|_| anyhow::anyhow!("invalid restart policy format: maximum retry count must be an integer, not {max:?}"))?;
+            (name, max)
+        }
+        None => (flag, 0),
+    };
+    let name = if name.is_empty() { "no" } else { name };
+    Ok(json!({ "Name": name, "MaximumRetryCount": max }))
 }
 
 /// Creates the container and returns its ID (warnings go to stderr).

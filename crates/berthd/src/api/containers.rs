@@ -5,7 +5,9 @@ use super::{
 };
 use crate::engine::containers::ContainerCreate;
 use crate::engine::networks::PruneFilters;
-use crate::model::{parse_mac, Container, EndpointRequest, HostConfig, Status, OPT_IFNAME};
+use crate::model::{
+    parse_mac, Container, EndpointRequest, HostConfig, RestartPolicy, Status, OPT_IFNAME,
+};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -66,6 +68,14 @@ struct HostConfigBody {
     dns_options: Option<Vec<String>>,
     extra_hosts: Option<Vec<String>>,
     links: Option<Vec<String>>,
+    restart_policy: Option<RestartPolicyBody>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct RestartPolicyBody {
+    name: String,
+    maximum_retry_count: i64,
 }
 
 #[derive(Deserialize, Default)]
@@ -246,6 +256,8 @@ fn to_request(
         hc.network_mode.as_str()
     };
     apply_legacy_mac(mode, &b.mac_address, &mut endpoints)?;
+    let rp = hc.restart_policy.unwrap_or_default();
+    let restart_policy = RestartPolicy::parse(&rp.name, rp.maximum_retry_count, hc.auto_remove)?;
     Ok(ContainerCreate {
         name,
         image: b.image,
@@ -272,6 +284,7 @@ fn to_request(
             dns_options: hc.dns_options.unwrap_or_default(),
             extra_hosts: hc.extra_hosts.unwrap_or_default(),
             links: hc.links.unwrap_or_default(),
+            restart_policy,
         },
         endpoints,
     })

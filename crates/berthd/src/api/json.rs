@@ -230,7 +230,7 @@ pub fn container(engine: &Engine, c: &Container) -> Value {
         "HostsPath": dir.join("hosts"),
         "LogPath": berth_runtime::container::log_path(&dir),
         "Name": format!("/{}", c.name),
-        "RestartCount": 0,
+        "RestartCount": st.restart_count,
         "Driver": "overlay",
         "Platform": "linux",
         "HostConfig": {
@@ -242,6 +242,10 @@ pub fn container(engine: &Engine, c: &Container) -> Value {
             "DnsOptions": c.host_config.dns_options,
             "ExtraHosts": c.host_config.extra_hosts,
             "Links": c.host_config.links,
+            "RestartPolicy": {
+                "Name": c.host_config.restart_policy.shown(),
+                "MaximumRetryCount": c.host_config.restart_policy.maximum_retry_count,
+            },
         },
         "Config": {
             "Hostname": c.config.hostname,

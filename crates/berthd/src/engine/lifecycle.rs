@@ -22,8 +22,15 @@ struct Applied {
 }
 
 impl Engine {
-    /// Starts a created or exited container. Returns false if it was already running.
+    /// Starts a created or exited container for a user. Returns false if it was already
+    /// running.
     pub fn start_container(self: &Arc<Self>, key: &str) -> Result<bool> {
+        self.start_container_as(key, false)
+    }
+
+    /// Starts a created or exited container, for its restart policy or for a user (which
+    /// starts the policy's count and delays over).
+    pub(super) fn start_container_as(self: &Arc<Self>, key: &str, by_policy: bool) -> Result<bool> {
         let mut inner = self.lock();
         let c = inner.container(key)?.clone();
         if c.state.status == Status::Running {
@@ -55,6 +62,14 @@ impl Engine {
                 cm.state.exit_code = 0;
                 cm.state.error.clear();
                 cm.state.started_at = now_rfc3339();
+                cm.state.running_since = Some(std::time::Instant::now());
+                cm.state.manually_stopped = false;
+                if by_policy {
+                    cm.state.restart_count += 1;
+                } else {
+                    cm.state.restart_count = 0;
+                    cm.state.restart_delay = None;
+                }
                 let saved = self.store.save_container(cm);
                 let c = cm.clone();
                 if let Err(e) = self.announce(&inner, &c) {
@@ -83,6 +98,18 @@ impl Engine {
                 if let Ok(cm) = inner.container_mut(&c.id) {
                     cm.state.error = e.to_string();
                     let _ = self.store.save_container(cm);
+                }
+                drop(inner);
+                // As dockerd: an auto-remove container whose start failed goes (the docker
+                // CLI's `run --rm` waits for its removal).
+                if c.host_config.auto_remove {
+                    if let Err(err) = self.remove_container(c.id.as_str(), true) {
+                        tracing::warn!(
+                            "auto-removing container {} after its failed start: {err}",
+                            c.id
+                        );
+                    }
+                    self.notify();
                 }
                 Err(e)
             }
@@ -296,21 +323,26 @@ impl Engine {
                 }
             }
             let e = engine.clone();
-            let _ = tokio::task::spawn_blocking(move || e.on_exit(&id)).await;
+            let exited = id.clone();
+            if let Ok(Some(delay)) = tokio::task::spawn_blocking(move || e.on_exit(&exited)).await {
+                engine.restart_after(id, delay);
+            }
         });
     }
 
-    fn on_exit(&self, id: &ObjectId) {
+    /// Records the exit and releases the network; the delay before a restart if the
+    /// container's policy asks for one.
+    fn on_exit(&self, id: &ObjectId) -> Option<std::time::Duration> {
         let mut inner = self.lock();
         let Ok(c) = inner.container_mut(id) else {
-            return;
+            return None;
         };
         if c.state.status != Status::Running {
-            return;
+            return None;
         }
         let (code, finished) = match container::status(&self.state_dir(id)) {
             RtStatus::Exited { code, finished_at } => (code, finished_at),
-            RtStatus::Running { .. } => return,
+            RtStatus::Running { .. } => return None,
             RtStatus::Unknown => (255, now_rfc3339()),
         };
         c.state.status = Status::Exited;
@@ -319,6 +351,19 @@ impl Engine {
         c.state.pid = 0;
         c.state.shim_pid = 0;
         c.sandbox = None;
+        let st = &mut c.state;
+        let restart = c.host_config.restart_policy.should_restart(
+            code,
+            st.restart_count,
+            st.manually_stopped,
+            super::restart::Occasion::Exit,
+        );
+        let delay = restart.then(|| {
+            let ran = st.running_since.map(|t| t.elapsed()).unwrap_or_default();
+            let d = super::restart::next_delay(st.restart_delay, ran);
+            st.restart_delay = Some(d);
+            d
+        });
         let endpoints = std::mem::take(&mut c.endpoints);
         let published: Vec<_> = std::mem::take(&mut c.published)
             .iter()
@@ -349,9 +394,11 @@ impl Engine {
                 tracing::warn!("auto-removing container {id}: {e}");
             }
         }
+        delay
     }
 
-    /// Sends `signal` to a running container's process.
+    /// Sends `signal` to a running container's process. Its restart policy does not start it
+    /// again (as dockerd: a kill is a manual stop).
     pub fn kill_container(&self, key: &str, signal: i32) -> Result<()> {
         let c = self.container(key)?;
         if c.state.status != Status::Running {
@@ -360,13 +407,29 @@ impl Engine {
                 c.name
             )));
         }
+        self.mark_manually_stopped(&c.id);
         container::signal(c.state.pid, signal)?;
         Ok(())
+    }
+
+    /// A user stopped or killed `id`: no restart by its policy, including one already waiting
+    /// for its delay.
+    fn mark_manually_stopped(&self, id: &ObjectId) {
+        let mut inner = self.lock();
+        if let Ok(c) = inner.container_mut(id) {
+            if !c.state.manually_stopped {
+                c.state.manually_stopped = true;
+                if let Err(e) = self.store.save_container(c) {
+                    tracing::warn!("saving container {id}: {e}");
+                }
+            }
+        }
     }
 
     /// SIGTERM, then SIGKILL after `timeout`. Returns false if it was not running.
     pub async fn stop_container(self: &Arc<Self>, key: &str, timeout: Duration) -> Result<bool> {
         let c = self.container(key)?;
+        self.mark_manually_stopped(&c.id);
         if c.state.status != Status::Running {
             return Ok(false);
         }

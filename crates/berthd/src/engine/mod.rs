@@ -17,6 +17,7 @@ pub mod networks;
 mod overlay;
 mod ports;
 mod reconcile;
+mod restart;
 
 pub use dns::NameService;
 pub use exec::ExecRecord;
