@@ -3,7 +3,7 @@
 //! CONTRACT (berthd codes against these signatures; implementations may add, not change).
 
 use ipnet::Ipv4Net;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -93,6 +93,14 @@ pub struct IpamConfig {
     pub subnet: Ipv4Net,
     pub gateway: Ipv4Addr,
     pub ip_range: Option<Ipv4Net>,
+    /// `--aux-address name=ip`: addresses in the subnet used by hosts outside Berth, never
+    /// given to a container (nor taken as `--ip`). Set through [`IpamConfig::with_aux_addresses`].
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub aux_addresses: BTreeMap<String, Ipv4Addr>,
+    /// `--ipam-opt key=value`: the IPAM driver's options, kept and shown as given (the
+    /// default driver, the only one, reads none).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: BTreeMap<String, String>,
 }
 
 impl IpamConfig {
@@ -135,7 +143,54 @@ impl IpamConfig {
             subnet,
             gateway,
             ip_range,
+            aux_addresses: BTreeMap::new(),
+            options: BTreeMap::new(),
         })
+    }
+
+    /// Adds auxiliary addresses, checked as Docker does: each in the subnet (Docker's words
+    /// when not), and none the network, broadcast or gateway address or another one's address
+    /// (Docker fails to reserve those: "Address already in use"). Names must not be empty.
+    pub fn with_aux_addresses(
+        mut self,
+        aux: BTreeMap<String, Ipv4Addr>,
+    ) -> Result<Self, IpamError> {
+        let mut seen: BTreeMap<Ipv4Addr, &str> = BTreeMap::new();
+        for (name, ip) in &aux {
+            if name.is_empty() {
+                return Err(IpamError::Invalid(format!(
+                    "invalid auxiliary address ={ip}: the name is empty; give it as name=address"
+                )));
+            }
+            if !self.subnet.contains(ip) {
+                return Err(IpamError::Invalid(format!(
+                    "invalid auxiliary address {name}: parent subnet {} doesn't contain this \
+                     address ({ip}); give an address inside the subnet",
+                    self.subnet
+                )));
+            }
+            if let Err(IpamError::Invalid(why)) = self.check_assignable(*ip) {
+                return Err(IpamError::Invalid(format!(
+                    "failed to allocate secondary ip address ({name}:{ip}): {why}"
+                )));
+            }
+            if let Some(other) = seen.insert(*ip, name) {
+                return Err(IpamError::Invalid(format!(
+                    "failed to allocate secondary ip address ({name}:{ip}): Address already in \
+                     use by auxiliary address {other}; give each name its own address"
+                )));
+            }
+        }
+        self.aux_addresses = aux;
+        Ok(self)
+    }
+
+    /// The name of the auxiliary address `ip`, if it is one.
+    pub fn aux_name(&self, ip: Ipv4Addr) -> Option<&str> {
+        self.aux_addresses
+            .iter()
+            .find(|(_, a)| **a == ip)
+            .map(|(n, _)| n.as_str())
     }
 
     /// The subnet with the gateway as address, e.g. 172.18.0.1/16 (to put on the bridge).
@@ -216,7 +271,7 @@ impl AddressPool {
                 continue;
             }
             let ip = Ipv4Addr::from(candidate);
-            if self.config.check_assignable(ip).is_ok() {
+            if self.config.check_assignable(ip).is_ok() && self.config.aux_name(ip).is_none() {
                 self.allocated.insert(ip);
                 return Ok(ip);
             }
@@ -238,9 +293,17 @@ impl AddressPool {
     }
 
     /// A specific address (`--ip`): must be in the subnet (may be outside ip-range, as Docker),
-    /// not network/broadcast/gateway, not allocated. Marks it allocated.
+    /// not network/broadcast/gateway, not an auxiliary address, not allocated. Marks it
+    /// allocated.
     pub fn reserve(&mut self, ip: Ipv4Addr) -> Result<(), IpamError> {
         self.config.check_assignable(ip)?;
+        if let Some(name) = self.config.aux_name(ip) {
+            return Err(IpamError::InUse(format!(
+                "address {ip} is already in use on subnet {}: it is the auxiliary address \
+                 {name} (--aux-address); choose another address",
+                self.config.subnet
+            )));
+        }
         if !self.allocated.insert(ip) {
             return Err(IpamError::InUse(format!(
                 "address {ip} is already in use on subnet {}",

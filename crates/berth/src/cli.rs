@@ -170,6 +170,21 @@ pub struct NetCreate {
     /// The network from which to copy the configuration
     #[arg(long)]
     pub config_from: Option<String>,
+    /// Auxiliary IPv4 address used by the network driver, never given to a container (name=ip)
+    #[arg(long)]
+    pub aux_address: Vec<String>,
+    /// IP address management driver
+    #[arg(long, default_value = "default")]
+    pub ipam_driver: String,
+    /// Set IPAM driver specific options (key=value)
+    #[arg(long)]
+    pub ipam_opt: Vec<String>,
+    /// Create swarm routing-mesh network (refused: berth has no Swarm)
+    #[arg(long)]
+    pub ingress: bool,
+    /// Control the network's scope
+    #[arg(long)]
+    pub scope: Option<String>,
     pub name: String,
 }
 

@@ -308,3 +308,73 @@ proptest! {
         }
     }
 }
+
+fn aux(pairs: &[(&str, &str)]) -> BTreeMap<String, Ipv4Addr> {
+    pairs.iter().map(|(n, a)| (n.to_string(), ip(a))).collect()
+}
+
+fn aux_config(range: Option<&str>, pairs: &[(&str, &str)]) -> Result<IpamConfig, IpamError> {
+    IpamConfig::new(net("10.30.0.0/24"), None, range.map(net))
+        .unwrap()
+        .with_aux_addresses(aux(pairs))
+}
+
+#[test]
+fn auxiliary_addresses_are_never_allocated() {
+    let cfg = aux_config(
+        Some("10.30.0.0/28"),
+        &[("host1", "10.30.0.2"), ("h2", "10.30.0.3")],
+    )
+    .unwrap();
+    let mut p = AddressPool::new(cfg);
+    let got: Vec<Ipv4Addr> = (0..12).map(|_| p.allocate().unwrap()).collect();
+    assert_eq!(got[0], ip("10.30.0.4"));
+    assert!(!got.contains(&ip("10.30.0.2")) && !got.contains(&ip("10.30.0.3")));
+    // .1 gateway, .2 .3 aux: 16 - 1 (network) - 1 (gateway) - 2 (aux) = 12 left in the /28.
+    assert!(matches!(p.allocate(), Err(IpamError::Exhausted(_))));
+}
+
+#[test]
+fn an_auxiliary_address_outside_the_range_is_reserved_too() {
+    let mut p =
+        AddressPool::new(aux_config(Some("10.30.0.0/28"), &[("far", "10.30.0.200")]).unwrap());
+    let err = p.reserve(ip("10.30.0.200")).unwrap_err();
+    assert!(matches!(err, IpamError::InUse(_)), "{err}");
+    assert!(err.to_string().contains("auxiliary address far"), "{err}");
+    assert!(!p.is_allocated(ip("10.30.0.200")));
+    p.reserve(ip("10.30.0.201")).unwrap();
+}
+
+#[test]
+fn a_static_address_equal_to_an_auxiliary_one_is_refused() {
+    let mut p = AddressPool::new(aux_config(None, &[("host1", "10.30.0.2")]).unwrap());
+    assert!(matches!(
+        p.reserve(ip("10.30.0.2")),
+        Err(IpamError::InUse(_))
+    ));
+    assert_eq!(p.allocate().unwrap(), ip("10.30.0.3"));
+}
+
+#[rstest]
+#[case::outside(&[("host1", "10.40.0.2")], "invalid auxiliary address host1: parent subnet 10.30.0.0/24 doesn't contain this address")]
+#[case::gateway(&[("gw", "10.30.0.1")], "failed to allocate secondary ip address (gw:10.30.0.1)")]
+#[case::network(&[("n", "10.30.0.0")], "network address")]
+#[case::broadcast(&[("b", "10.30.0.255")], "broadcast address")]
+#[case::twice(&[("a", "10.30.0.9"), ("b", "10.30.0.9")], "Address already in use by auxiliary address a")]
+#[case::empty_name(&[("", "10.30.0.9")], "the name is empty")]
+fn bad_auxiliary_addresses_are_invalid(#[case] pairs: &[(&str, &str)], #[case] want: &str) {
+    let err = aux_config(None, pairs).unwrap_err();
+    assert!(matches!(err, IpamError::Invalid(_)), "{err}");
+    assert!(err.to_string().contains(want), "{err}");
+}
+
+#[test]
+fn stored_configs_without_aux_or_options_still_load() {
+    let old = r#"{"subnet":"10.30.0.0/24","gateway":"10.30.0.1","ip_range":null}"#;
+    let cfg: IpamConfig = serde_json::from_str(old).unwrap();
+    assert!(cfg.aux_addresses.is_empty() && cfg.options.is_empty());
+    let mut cfg = aux_config(None, &[("host1", "10.30.0.2")]).unwrap();
+    cfg.options.insert("foo".into(), "bar".into());
+    let back: IpamConfig = serde_json::from_str(&serde_json::to_string(&cfg).unwrap()).unwrap();
+    assert_eq!(back, cfg);
+}

@@ -15,13 +15,13 @@ use crate::listing;
 use crate::query::{filters_json, seg, with_query};
 
 /// Docker's `network create` body. Gateways and IP ranges pair with the
-/// subnet given at the same position.
+/// subnet given at the same position; an auxiliary address goes with the subnet that holds it.
 pub fn create_body(a: &NetCreate) -> anyhow::Result<Value> {
     if a.gateway.len() > a.subnet.len() || a.ip_range.len() > a.subnet.len() {
         bail!("every --gateway and --ip-range needs a --subnet at the same position (got {} subnet(s), {} gateway(s), {} ip-range(s))",
             a.subnet.len(), a.gateway.len(), a.ip_range.len());
     }
-    let config: Vec<Value> = a
+    let mut config: Vec<Value> = a
         .subnet
         .iter()
         .enumerate()
@@ -36,6 +36,7 @@ pub fn create_body(a: &NetCreate) -> anyhow::Result<Value> {
             c
         })
         .collect();
+    add_aux_addresses(&mut config, &a.subnet, &a.aux_address)?;
     let mut body = json!({
         "Name": a.name,
         "CheckDuplicate": true,
@@ -45,14 +46,70 @@ pub fn create_body(a: &NetCreate) -> anyhow::Result<Value> {
         "EnableIPv6": a.ipv6,
         "Options": kv_map(&a.opt, "--opt")?,
         "Labels": kv_map(&a.label, "--label")?,
-        "IPAM": { "Driver": "default", "Config": config, "Options": {} },
+        "IPAM": {
+            "Driver": a.ipam_driver,
+            "Config": config,
+            "Options": kv_map(&a.ipam_opt, "--ipam-opt")?,
+        },
         "ConfigOnly": a.config_only,
+        "Ingress": a.ingress,
     });
-    // As the docker CLI: ConfigFrom only when given (the daemon checks the combinations).
+    // As the docker CLI: ConfigFrom and Scope only when given (the daemon checks them).
     if let Some(from) = &a.config_from {
         body["ConfigFrom"] = json!({ "Network": from });
     }
+    if let Some(scope) = &a.scope {
+        body["Scope"] = json!(scope);
+    }
     Ok(body)
+}
+
+/// Puts each `name=ip` in `AuxiliaryAddresses` of the subnet that contains it; one that no
+/// subnet contains goes with the first subnet, for the daemon to refuse with its reason.
+fn add_aux_addresses(
+    config: &mut [Value],
+    subnets: &[String],
+    aux: &[String],
+) -> anyhow::Result<()> {
+    for item in aux {
+        let Some((name, ip)) = item.split_once('=').filter(|(n, _)| !n.is_empty()) else {
+            bail!("invalid --aux-address {item:?}: expected name=address");
+        };
+        let Some(i) = subnets
+            .iter()
+            .position(|s| subnet_contains(s, ip))
+            .or(if subnets.is_empty() { None } else { Some(0) })
+        else {
+            bail!("no matching subnet for aux-address {ip}: give --subnet");
+        };
+        config[i]["AuxiliaryAddresses"][name] = json!(ip);
+    }
+    Ok(())
+}
+
+/// Whether `subnet` (CIDR) contains the address `ip`; false when either does not parse.
+fn subnet_contains(subnet: &str, ip: &str) -> bool {
+    use std::net::IpAddr;
+    let Some((net, bits)) = subnet.split_once('/') else {
+        return false;
+    };
+    let (Ok(net), Ok(bits), Ok(ip)) = (
+        net.parse::<IpAddr>(),
+        bits.parse::<u32>(),
+        ip.parse::<IpAddr>(),
+    ) else {
+        return false;
+    };
+    let (net, ip, width) = match (net, ip) {
+        (IpAddr::V4(n), IpAddr::V4(i)) => (u128::from(u32::from(n)), u128::from(u32::from(i)), 32),
+        (IpAddr::V6(n), IpAddr::V6(i)) => (u128::from(n), u128::from(i), 128),
+        _ => return false,
+    };
+    if bits > width {
+        return false;
+    }
+    let shift = width - bits;
+    shift >= 128 || (net >> shift) == (ip >> shift)
 }
 
 pub async fn create(c: &Client, a: &NetCreate) -> anyhow::Result<i32> {
@@ -287,6 +344,72 @@ mod tests {
         assert_eq!(create_body(&a).unwrap()["IPAM"]["Config"], json!([]));
         assert_eq!(create_body(&a).unwrap()["ConfigOnly"], false);
         assert!(create_body(&a).unwrap().get("ConfigFrom").is_none());
+    }
+
+    #[test]
+    fn create_body_carries_aux_addresses_ipam_options_scope_and_ingress() {
+        let a = parse_create(&[
+            "berth",
+            "network",
+            "create",
+            "--subnet",
+            "10.30.0.0/24",
+            "--subnet",
+            "10.31.0.0/24",
+            "--aux-address",
+            "host1=10.30.0.2",
+            "--aux-address",
+            "h2=10.31.0.3",
+            "--ipam-opt",
+            "foo=bar",
+            "--scope",
+            "swarm",
+            "--ingress",
+            "n",
+        ]);
+        let b = create_body(&a).unwrap();
+        assert_eq!(
+            b["IPAM"],
+            json!({
+                "Driver": "default",
+                "Config": [
+                    {"Subnet": "10.30.0.0/24", "AuxiliaryAddresses": {"host1": "10.30.0.2"}},
+                    {"Subnet": "10.31.0.0/24", "AuxiliaryAddresses": {"h2": "10.31.0.3"}},
+                ],
+                "Options": {"foo": "bar"},
+            })
+        );
+        assert_eq!(
+            (&b["Scope"], &b["Ingress"]),
+            (&json!("swarm"), &json!(true))
+        );
+        // Outside every subnet: sent with the first, for the daemon to refuse.
+        let a = parse_create(&[
+            "berth",
+            "network",
+            "create",
+            "--subnet",
+            "10.30.0.0/24",
+            "--aux-address",
+            "x=10.40.0.2",
+            "n",
+        ]);
+        assert_eq!(
+            create_body(&a).unwrap()["IPAM"]["Config"][0]["AuxiliaryAddresses"]["x"],
+            "10.40.0.2"
+        );
+        for bad in [
+            &["--aux-address", "x=10.0.0.2"][..],
+            &["--subnet", "10.0.0.0/24", "--aux-address", "10.0.0.2"],
+        ] {
+            let mut args = vec!["berth", "network", "create"];
+            args.extend_from_slice(bad);
+            args.push("n");
+            assert!(create_body(&parse_create(&args)).is_err(), "{bad:?}");
+        }
+        assert!(subnet_contains("fd00::/64", "fd00::5"));
+        assert!(!subnet_contains("10.0.0.0/8", "11.0.0.1"));
+        assert!(subnet_contains("0.0.0.0/0", "11.0.0.1"));
     }
 
     #[test]

@@ -32,7 +32,10 @@ pub struct NetworkCreate {
     /// Fields only checked against `config_only` / `config_from`, as Docker does.
     pub ingress: bool,
     pub scope: String,
+    /// `IPAM.Options` (`--ipam-opt`): kept and shown by inspect.
     pub ipam_options: BTreeMap<String, String>,
+    /// `IPAM.Config[].AuxiliaryAddresses` (`--aux-address name=ip`): reserved in the subnet.
+    pub aux_addresses: BTreeMap<String, Ipv4Addr>,
 }
 
 pub use crate::driver::bridge_options::OPT_BRIDGE_NAME;
@@ -59,6 +62,8 @@ impl Engine {
             )));
         }
         check_config_fields(&req)?;
+        check_scope(&req)?;
+        check_ipam_extras(&req)?;
         if req.config_only {
             return self.create_config_only(&mut inner, name, &req);
         }
@@ -218,9 +223,16 @@ impl Engine {
                 [] => ipam::choose_subnet(&ipam::default_pool_subnets(), &in_use)?,
                 pools => super::address_pools::first_free(pools, &in_use)?,
             };
-            return Ok((IpamConfig::new(subnet, None, None)?, false));
+            if !req.aux_addresses.is_empty() {
+                return Err(EngineError::Invalid("--aux-address needs --subnet".into()));
+            }
+            let mut cfg = IpamConfig::new(subnet, None, None)?;
+            cfg.options = req.ipam_options.clone();
+            return Ok((cfg, false));
         };
-        let cfg = IpamConfig::new(subnet, req.gateway, req.ip_range)?;
+        let mut cfg = IpamConfig::new(subnet, req.gateway, req.ip_range)?
+            .with_aux_addresses(req.aux_addresses.clone())?;
+        cfg.options = req.ipam_options.clone();
         if let Some((other, s)) = used
             .iter()
             .find(|(_, s)| s.contains(&subnet.network()) || subnet.contains(&s.network()))
@@ -363,6 +375,7 @@ fn check_config_fields(req: &NetworkCreate) -> Result<()> {
         || req.ip_range.is_some()
         || !req.labels.is_empty()
         || !req.ipam_options.is_empty()
+        || !req.aux_addresses.is_empty()
     {
         return Err(EngineError::Forbidden(
             "user specified configurations are not supported if the network depends on a \
@@ -378,6 +391,68 @@ fn check_config_fields(req: &NetworkCreate) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// `Scope` and `Ingress` as Docker answers them on a node that is not in a Swarm (403 for
+/// both), checked before anything is made. Berth has no Swarm, so `swarm` scope and ingress
+/// networks (the routing mesh) are refused; `global` is an overlay network's own scope, and a
+/// bridge network is always `local`.
+fn check_scope(req: &NetworkCreate) -> Result<()> {
+    let overlay = req.driver == "overlay";
+    if req.ingress {
+        return Err(EngineError::Forbidden(if overlay {
+            "ingress networks are Swarm's routing mesh, which berth does not have: drop \
+             --ingress"
+                .into()
+        } else {
+            "Ingress network can only be global scope network: ingress is Swarm's routing \
+             mesh, which berth does not have; drop --ingress"
+                .into()
+        }));
+    }
+    match (req.scope.as_str(), overlay) {
+        ("", _) | ("local", false) | ("global", true) => Ok(()),
+        ("swarm", _) => Err(EngineError::Forbidden(
+            "cannot create a swarm scoped network when swarm is not active: berth has no \
+             Swarm; drop --scope swarm (overlay networks are global through the cluster store)"
+                .into(),
+        )),
+        ("local", true) => Err(EngineError::Forbidden(
+            "cannot downgrade network scope for overlay networks".into(),
+        )),
+        ("global", false) => Err(EngineError::Invalid(format!(
+            "scope global is not supported for {} networks: they are local to this host; \
+             drop --scope or use -d overlay",
+            if req.driver.is_empty() {
+                "bridge"
+            } else {
+                &req.driver
+            }
+        ))),
+        (other, _) => Err(EngineError::Invalid(format!(
+            "invalid scope {other:?}: expected local, global or swarm"
+        ))),
+    }
+}
+
+/// Auxiliary addresses and IPAM options are kept with a bridge network's address pool; a
+/// config-only network's and an overlay network's records have no place for them, so they are
+/// refused there rather than dropped.
+fn check_ipam_extras(req: &NetworkCreate) -> Result<()> {
+    if req.aux_addresses.is_empty() && req.ipam_options.is_empty() {
+        return Ok(());
+    }
+    let kind = if req.config_only {
+        "configuration-only"
+    } else if req.driver == "overlay" {
+        "overlay"
+    } else {
+        return Ok(());
+    };
+    Err(EngineError::Invalid(format!(
+        "--aux-address and --ipam-opt are not supported on {kind} networks by berth: \
+         create a bridge network with them"
+    )))
 }
 
 /// The request with the config-only network's IPAM configuration, options and labels, as
@@ -419,3 +494,7 @@ mod config_network_tests;
 #[cfg(test)]
 #[path = "networks_prune_tests.rs"]
 mod prune_tests;
+
+#[cfg(test)]
+#[path = "networks_ipam_tests.rs"]
+mod ipam_tests;
