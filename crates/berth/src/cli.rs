@@ -318,6 +318,9 @@ pub struct RunArgs {
     /// Publish a container's port(s) to the host: [ip:][hostPort:]containerPort[/proto]
     #[arg(short, long)]
     pub publish: Vec<String>,
+    /// Publish all exposed ports to random host ports
+    #[arg(short = 'P', long)]
+    pub publish_all: bool,
     /// Expose a port or a range of ports
     #[arg(long)]
     pub expose: Vec<String>,

@@ -267,6 +267,9 @@ pub struct HostConfig {
     pub links: Vec<String>,
     #[serde(default)]
     pub restart_policy: RestartPolicy,
+    /// `-P`: every exposed port without a binding is published on an ephemeral host port.
+    #[serde(default)]
+    pub publish_all_ports: bool,
 }
 
 /// `--restart`: whether the container is started again when its process exits by itself

@@ -70,6 +70,7 @@ pub fn create_body(a: &RunArgs, auto_remove: bool) -> anyhow::Result<Value> {
             "NetworkMode": mode,
             "AutoRemove": auto_remove,
             "PortBindings": bindings,
+            "PublishAllPorts": a.publish_all,
             "Dns": a.dns,
             "DnsSearch": a.dns_search,
             "DnsOptions": a.dns_option,
@@ -255,6 +256,7 @@ mod tests {
         assert_eq!(hc["Dns"], json!(["192.0.2.53"]));
         assert_eq!(hc["ExtraHosts"], json!(["h:192.0.2.1"]));
         assert_eq!(hc["Links"], json!(["db:database"]));
+        assert_eq!(hc["PublishAllPorts"], false);
         assert_eq!(
             b["NetworkingConfig"],
             json!({"EndpointsConfig": {"app": {
@@ -288,6 +290,28 @@ mod tests {
         assert_eq!(plain["Cmd"], Value::Null);
         assert_eq!(plain["HostConfig"]["NetworkMode"], "default");
         assert_eq!(plain["HostConfig"]["AutoRemove"], true);
+    }
+
+    #[test]
+    fn publish_all_sends_publish_all_ports_and_the_exposed_ports() {
+        for flag in ["-P", "--publish-all"] {
+            let a = parse_run(&[
+                flag,
+                "--expose",
+                "5000",
+                "--expose",
+                "6000-6001/udp",
+                "busybox",
+            ]);
+            let b = create_body(&a, false).unwrap();
+            assert_eq!(b["HostConfig"]["PublishAllPorts"], true, "{flag}");
+            assert_eq!(b["HostConfig"]["PortBindings"], json!({}), "{flag}");
+            assert_eq!(
+                b["ExposedPorts"],
+                json!({"5000/tcp": {}, "6000/udp": {}, "6001/udp": {}}),
+                "{flag}"
+            );
+        }
     }
 
     #[test]

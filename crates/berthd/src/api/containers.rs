@@ -5,20 +5,20 @@ use super::{
 };
 use crate::engine::containers::ContainerCreate;
 use crate::engine::networks::PruneFilters;
-use crate::model::{
-    parse_mac, Container, EndpointRequest, HostConfig, RestartPolicy, Status, OPT_IFNAME,
-};
+use crate::model::{parse_mac, EndpointRequest, HostConfig, RestartPolicy, Status, OPT_IFNAME};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use berth_core::id::Name;
+use berth_core::id::{Name, ObjectId};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
+
+mod filters;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -63,6 +63,7 @@ struct HostConfigBody {
     network_mode: String,
     auto_remove: bool,
     port_bindings: Option<Value>,
+    publish_all_ports: bool,
     dns: Option<Vec<String>>,
     dns_search: Option<Vec<String>>,
     dns_options: Option<Vec<String>>,
@@ -285,6 +286,7 @@ fn to_request(
             extra_hosts: hc.extra_hosts.unwrap_or_default(),
             links: hc.links.unwrap_or_default(),
             restart_policy,
+            publish_all_ports: hc.publish_all_ports,
         },
         endpoints,
     })
@@ -310,12 +312,25 @@ async fn create(
             names.join(", ")
         )));
     }
+    let warnings = create_warnings(&req);
     let c = blocking(move || engine.create_container(req)).await?;
     Ok((
         StatusCode::CREATED,
-        Json(serde_json::json!({ "Id": c.id.as_str(), "Warnings": [] })),
+        Json(serde_json::json!({ "Id": c.id.as_str(), "Warnings": warnings })),
     )
         .into_response())
+}
+
+/// What Docker warns about at create (`verifyContainerSettings`): port bindings in host
+/// network mode, where the container shares the host's ports and nothing is published.
+fn create_warnings(req: &ContainerCreate) -> Vec<&'static str> {
+    let hc = &req.host_config;
+    let has_bindings = hc.port_bindings.as_object().is_some_and(|o| !o.is_empty());
+    let mut out = Vec::new();
+    if hc.network_mode == "host" && has_bindings {
+        out.push("Published ports are discarded when using host network mode");
+    }
+    out
 }
 
 async fn inspect(State(engine): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
@@ -324,44 +339,17 @@ async fn inspect(State(engine): State<AppState>, Path(id): Path<String>) -> ApiR
     ))
 }
 
-fn matches(
-    c: &Container,
-    engine: &crate::engine::Engine,
-    f: &BTreeMap<String, Vec<String>>,
-) -> bool {
-    f.iter().all(|(k, vals)| {
-        vals.is_empty()
-            || vals.iter().any(|v| match k.as_str() {
-                "name" => c.name.as_str().contains(v.trim_start_matches('/')),
-                "id" => c.id.as_str().starts_with(v.as_str()),
-                "status" => c.state.status.as_str() == v,
-                "exited" => c.state.status == Status::Exited && c.state.exit_code.to_string() == *v,
-                "ancestor" => c.config.image == *v || c.config.image_id.contains(v.as_str()),
-                "label" => match v.split_once('=') {
-                    Some((lk, lv)) => c.config.labels.get(lk).is_some_and(|x| x == lv),
-                    None => c.config.labels.contains_key(v),
-                },
-                "network" => c.networks.iter().any(|(id, _)| {
-                    id.as_str().starts_with(v.as_str())
-                        || engine
-                            .network_by_id(id)
-                            .is_some_and(|n| n.name.as_str() == v)
-                }),
-                _ => false,
-            })
-    })
-}
-
 async fn list(State(engine): State<AppState>, Query(q): Q) -> ApiResult<Json<Vec<Value>>> {
     let all = flag(&q, "all");
-    let filters = parse_filters(q.get("filters"))?;
+    let raw = parse_filters(q.get("filters"))?;
     let out = blocking(move || {
         let mut cs = engine.containers();
         cs.sort_by(|a, b| b.created.cmp(&a.created));
-        Ok(cs
-            .iter()
-            .filter(|c| all || c.state.status == Status::Running || filters.contains_key("status"))
-            .filter(|c| matches(c, &engine, &filters))
+        let filter = filters::ListFilter::parse(&raw, &cs)?;
+        let network_name = |id: &ObjectId| engine.network_by_id(id).map(|n| n.name.to_string());
+        Ok(filter
+            .select(&cs, all, &network_name)
+            .into_iter()
             .map(|c| json::container_summary(&engine, c))
             .collect())
     })

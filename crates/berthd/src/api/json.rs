@@ -237,6 +237,7 @@ pub fn container(engine: &Engine, c: &Container) -> Value {
             "NetworkMode": c.host_config.network_mode,
             "AutoRemove": c.host_config.auto_remove,
             "PortBindings": c.host_config.port_bindings,
+            "PublishAllPorts": c.host_config.publish_all_ports,
             "Dns": c.host_config.dns,
             "DnsSearch": c.host_config.dns_search,
             "DnsOptions": c.host_config.dns_options,
@@ -258,6 +259,7 @@ pub fn container(engine: &Engine, c: &Container) -> Value {
             "WorkingDir": c.config.working_dir,
             "Labels": c.config.labels,
             "ExposedPorts": c.config.exposed_ports.iter().map(|p| (p.clone(), json!({}))).collect::<Map<_, _>>(),
+            "MacAddress": config_mac(engine, c),
         },
         "NetworkSettings": {
             "Bridge": "",
@@ -342,12 +344,26 @@ fn ports_map(c: &Container) -> Value {
     Value::Object(m)
 }
 
-/// `Ports` of `GET /containers/json`.
-fn ports_list(c: &Container) -> Value {
+/// One entry of a container summary's `Ports`: published (with a host address and port) or
+/// only exposed.
+pub struct SummaryPort {
+    pub private: u16,
+    pub proto: String,
+    /// Host address and port, when published.
+    pub host: Option<(String, u16)>,
+}
+
+/// The `Ports` of `GET /containers/json`: every published port, then the exposed ones not
+/// published (what `ps` shows, and what its `publish`/`expose` filters look at).
+pub fn summary_ports(c: &Container) -> Vec<SummaryPort> {
     let published = published_ports(c);
-    let mut out: Vec<Value> = published
+    let mut out: Vec<SummaryPort> = published
         .iter()
-        .map(|(port, proto, ip, host)| json!({ "IP": ip, "PrivatePort": port, "PublicPort": host, "Type": proto }))
+        .map(|(port, proto, ip, host)| SummaryPort {
+            private: *port,
+            proto: proto.clone(),
+            host: Some((ip.clone(), *host)),
+        })
         .collect();
     for e in &c.config.exposed_ports {
         let (port, proto) = e.split_once('/').unwrap_or((e, "tcp"));
@@ -358,10 +374,47 @@ fn ports_list(c: &Container) -> Value {
             .iter()
             .any(|(p, pr, _, _)| *p == port && pr == proto)
         {
-            out.push(json!({ "PrivatePort": port, "Type": proto }));
+            out.push(SummaryPort {
+                private: port,
+                proto: proto.to_string(),
+                host: None,
+            });
         }
     }
-    Value::Array(out)
+    out
+}
+
+fn ports_list(c: &Container) -> Value {
+    let ports = summary_ports(c).into_iter().map(|p| match p.host {
+        Some((ip, host)) => {
+            json!({ "IP": ip, "PrivatePort": p.private, "PublicPort": host, "Type": p.proto })
+        }
+        None => json!({ "PrivatePort": p.private, "Type": p.proto }),
+    });
+    Value::Array(ports.collect())
+}
+
+/// The deprecated `Config.MacAddress`, as dockerd fills it in for inspect: the MAC address
+/// asked for the endpoint of the network mode's network (bridge or user-defined), else
+/// empty. Always present, so `{{.Config.MacAddress}}` works in templates.
+fn config_mac(engine: &Engine, c: &Container) -> String {
+    let mode = match c.host_config.network_mode.as_str() {
+        "" | "default" => "bridge",
+        m => m,
+    };
+    if matches!(mode, "host" | "none") || mode.starts_with("container:") {
+        return String::new();
+    }
+    c.networks
+        .iter()
+        .find(|(id, _)| {
+            id.as_str().starts_with(mode)
+                || engine
+                    .network_by_id(id)
+                    .is_some_and(|n| n.name.as_str() == mode)
+        })
+        .and_then(|(_, req)| req.mac.clone())
+        .unwrap_or_default()
 }
 
 /// Docker's STATUS column: `Up 3 seconds`, `Exited (0) 5 minutes ago`, `Created`.

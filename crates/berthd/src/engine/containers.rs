@@ -67,7 +67,12 @@ impl Engine {
             )));
         }
         let networks = plan_networks(&inner, &req)?;
-        super::ports::parse_bindings(&req.host_config.port_bindings)?;
+        super::ports::container_specs(
+            &req.host_config.port_bindings,
+            &req.exposed_ports,
+            req.host_config.publish_all_ports,
+            std::net::Ipv4Addr::UNSPECIFIED,
+        )?;
         let id = ObjectId::generate();
         let hostname = if !req.hostname.is_empty() {
             req.hostname.clone()

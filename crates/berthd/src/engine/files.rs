@@ -50,8 +50,12 @@ pub fn write_etc_files(bundle: &Path, c: &Container, src: &EtcSources) -> Result
     };
     let d = src.defaults;
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    let hosts = if src.host_mode {
+    // In host mode the host's own file, unless `--add-host` entries are asked for: then,
+    // as Docker does, localhost and those entries (the container has no address of its own).
+    let hosts = if src.host_mode && c.host_config.extra_hosts.is_empty() {
         std::fs::read_to_string("/etc/hosts").unwrap_or_else(|_| LOCALHOST.to_string())
+    } else if src.host_mode {
+        hosts_file(c, &[], &[], src.host_gateway, d)
     } else {
         hosts_file(c, src.endpoints, src.links, src.host_gateway, d)
     };
@@ -333,6 +337,37 @@ mod tests {
         let d = EtcDefaults::default();
         let hosts = hosts_file(&c, &[endpoint([10, 0, 0, 2])], &[], None, &d);
         assert_eq!(own_line(&hosts), "10.0.0.2\th1.example.org h1");
+    }
+
+    #[test]
+    fn host_mode_writes_add_host_entries_after_localhost() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = EtcDefaults::default();
+        let src = EtcSources {
+            endpoints: &[],
+            nets: &[],
+            host_mode: true,
+            links: &[],
+            host_gateway: Some(Ipv4Addr::new(172, 17, 0, 1)),
+            defaults: &d,
+        };
+        let hc = HostConfig {
+            extra_hosts: strings(&["foo:1.2.3.4", "gw:host-gateway"]),
+            ..Default::default()
+        };
+        let c = container("h1", "", hc);
+        let files = write_etc_files(dir.path(), &c, &src).unwrap();
+        let hosts = std::fs::read_to_string(files.hosts).unwrap();
+        assert_eq!(
+            hosts,
+            format!("{LOCALHOST}1.2.3.4\tfoo\n172.17.0.1\tgw\n"),
+            "as Docker: localhost, then the entries (no line of its own)"
+        );
+        // Without entries: the host's own file.
+        let c = container("h1", "", HostConfig::default());
+        let files = write_etc_files(dir.path(), &c, &src).unwrap();
+        let want = std::fs::read_to_string("/etc/hosts").unwrap_or_else(|_| LOCALHOST.into());
+        assert_eq!(std::fs::read_to_string(files.hosts).unwrap(), want);
     }
 
     #[test]

@@ -23,34 +23,29 @@ fn invalid(msg: String) -> EngineError {
     EngineError::Invalid(msg)
 }
 
-/// Docker's `{"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}`, a binding without `HostIp` on
-/// every address. See [`parse_bindings_on`].
-pub fn parse_bindings(v: &Value) -> Result<Vec<PortSpec>> {
-    parse_bindings_on(v, Ipv4Addr::UNSPECIFIED)
-}
-
-/// The bindings, a binding without `HostIp` on `default_ip` (the network's
-/// `host_binding_ipv4`, the default bridge's from `--ip`). IPv6 host addresses are skipped
-/// (Berth is IPv4-only for now). Consecutive single ports with the same offset are merged back
-/// into ranges, so `-p 9000-9010:9000-9010` is one mapping.
+/// Docker's `{"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}` as specs, a binding without
+/// `HostIp` on `default_ip` (the network's `host_binding_ipv4`, the default bridge's from
+/// `--ip`). An IPv6 host address is refused, not skipped: Berth publishes on IPv4 only, and a
+/// port silently left unpublished is worse than an error. Consecutive single ports with the
+/// same offset are merged back into ranges, so `-p 9000-9010:9000-9010` is one mapping.
 pub fn parse_bindings_on(v: &Value, default_ip: Ipv4Addr) -> Result<Vec<PortSpec>> {
     let mut specs = Vec::new();
     let Some(obj) = v.as_object() else {
         return Ok(specs);
     };
     for (key, bindings) in obj {
-        let (port, proto) = key.split_once('/').unwrap_or((key.as_str(), "tcp"));
-        let proto: Proto = proto
-            .parse()
-            .map_err(|e| invalid(format!("invalid port specification {key:?}: {e}")))?;
-        let container: PortRange = port
-            .parse()
-            .map_err(|e| invalid(format!("invalid port specification {key:?}: {e}")))?;
+        let (container, proto) = parse_port_key(key)?;
         for b in bindings.as_array().map(Vec::as_slice).unwrap_or(&[]) {
             let ip = b["HostIp"].as_str().unwrap_or("");
             let host_ip = match ip {
                 "" => default_ip,
-                s if s.contains(':') => continue,
+                s if s.contains(':') => {
+                    return Err(invalid(format!(
+                        "invalid host address {s:?} for port {key}: berth publishes ports on \
+                         IPv4 addresses only (IPv6 is not supported yet); give an IPv4 address \
+                         (e.g. 127.0.0.1) or none, as in -p 8080:80"
+                    )))
+                }
                 s => s
                     .parse()
                     .map_err(|_| invalid(format!("invalid host address {s:?} for port {key}")))?,
@@ -77,6 +72,59 @@ pub fn parse_bindings_on(v: &Value, default_ip: Ipv4Addr) -> Result<Vec<PortSpec
         }
     }
     Ok(merge_ranges(specs))
+}
+
+/// What a container publishes: its bindings and, with `-P` (`publish_all`), every port of
+/// `exposed` (Docker's `80/tcp` keys; `80` means tcp, a range counts port by port) and every
+/// binding key that has no binding, each on an ephemeral host port of `default_ip`, as Docker
+/// does. The bindings are checked first, so a bad one is refused whatever `-P` says.
+pub fn container_specs(
+    bindings: &Value,
+    exposed: &[String],
+    publish_all: bool,
+    default_ip: Ipv4Addr,
+) -> Result<Vec<PortSpec>> {
+    let mut specs = parse_bindings_on(bindings, default_ip)?;
+    if !publish_all {
+        return Ok(specs);
+    }
+    let keys = bindings.as_object().into_iter().flat_map(|o| o.keys());
+    let mut wanted: Vec<(Proto, u16)> = Vec::new();
+    for key in exposed.iter().chain(keys) {
+        let (range, proto) = parse_port_key(key)?;
+        for port in range.start..=range.end {
+            let covered = specs
+                .iter()
+                .any(|s| s.proto == proto && s.container.start <= port && port <= s.container.end);
+            if !covered && !wanted.contains(&(proto, port)) {
+                wanted.push((proto, port));
+            }
+        }
+    }
+    for (proto, port) in wanted {
+        specs.push(PortSpec {
+            host_ip: default_ip,
+            proto,
+            host: None,
+            container: PortRange {
+                start: port,
+                end: port,
+            },
+        });
+    }
+    Ok(merge_ranges(specs))
+}
+
+/// `80/tcp`, `80` (tcp) or `6000-6001/udp`.
+fn parse_port_key(key: &str) -> Result<(PortRange, Proto)> {
+    let (port, proto) = key.split_once('/').unwrap_or((key, "tcp"));
+    let proto: Proto = proto
+        .parse()
+        .map_err(|e| invalid(format!("invalid port specification {key:?}: {e}")))?;
+    let range: PortRange = port
+        .parse()
+        .map_err(|e| invalid(format!("invalid port specification {key:?}: {e}")))?;
+    Ok((range, proto))
 }
 
 fn merge_ranges(mut specs: Vec<PortSpec>) -> Vec<PortSpec> {
@@ -133,7 +181,13 @@ pub fn plan(
     default_ip: Ipv4Addr,
     fw: &dyn Firewall,
 ) -> Result<Vec<PortMapping>> {
-    let specs = parse_bindings_on(&c.host_config.port_bindings, default_ip)?;
+    let hc = &c.host_config;
+    let specs = container_specs(
+        &hc.port_bindings,
+        &c.config.exposed_ports,
+        hc.publish_all_ports,
+        default_ip,
+    )?;
     let others = published_by_others(inner, c.id.as_str());
     let mut taken: Vec<PortMapping> = others.iter().map(|(m, _)| *m).collect();
     let mut out = Vec::new();

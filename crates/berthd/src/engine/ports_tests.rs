@@ -1,7 +1,7 @@
 //! `parse_bindings` (Docker's `PortBindings` into specs) and `plan` (host ports chosen,
 //! conflicts refused) against the recording fake firewall.
 
-use super::ports::{parse_bindings, plan, PortSpec};
+use super::ports::{container_specs, parse_bindings_on, plan, PortSpec};
 use super::Inner;
 use crate::error::EngineError;
 use crate::kernel::fake::FakeFirewall;
@@ -25,6 +25,11 @@ fn spec(ip: [u8; 4], proto: Proto, host: Option<PortRange>, container: PortRange
 }
 
 const ANY: [u8; 4] = [0, 0, 0, 0];
+
+/// The bindings with no default address for those without one (every address).
+fn parse_bindings(v: &Value) -> crate::error::Result<Vec<PortSpec>> {
+    parse_bindings_on(v, Ipv4Addr::UNSPECIFIED)
+}
 
 #[track_caller]
 fn invalid(v: Value) -> String {
@@ -149,17 +154,102 @@ fn several_host_ports_for_one_container_port_are_several_specs() {
     let v = json!({"80/tcp": [
         {"HostIp": "", "HostPort": "8080"},
         {"HostIp": "127.0.0.1", "HostPort": "8081"},
-        {"HostIp": "::", "HostPort": "8080"},
     ]});
-    let got = parse_bindings(&v).unwrap();
-    // The IPv6 binding is skipped (IPv4 only).
     assert_eq!(
-        got,
+        parse_bindings(&v).unwrap(),
         vec![
             spec(ANY, Proto::Tcp, Some(r(8080, 8080)), r(80, 80)),
             spec([127, 0, 0, 1], Proto::Tcp, Some(r(8081, 8081)), r(80, 80)),
         ]
     );
+}
+
+#[test]
+fn an_ipv6_host_address_is_refused_not_skipped() {
+    for ip in ["::1", "::", "2001:db8::1"] {
+        // Alone, or beside an IPv4 binding of the same port: refused either way.
+        for v in [
+            json!({"80/tcp": [{"HostIp": ip, "HostPort": "8081"}]}),
+            json!({"80/tcp": [{"HostIp": "", "HostPort": "8080"}, {"HostIp": ip, "HostPort": "8080"}]}),
+        ] {
+            let m = invalid(v.clone());
+            assert!(
+                m.contains(&format!("{ip:?}")) && m.contains("IPv4"),
+                "{v}: {m}"
+            );
+        }
+    }
+    // What the docker CLI sends for `-p 8080:80` and `-p 0.0.0.0:8080:80` stays accepted.
+    for ip in ["", "0.0.0.0"] {
+        let v = json!({"80/tcp": [{"HostIp": ip, "HostPort": "8080"}]});
+        assert_eq!(parse_bindings(&v).unwrap().len(), 1, "{v}");
+    }
+}
+
+#[test]
+fn publish_all_adds_every_exposed_port_without_a_binding() {
+    let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let exposed = strings(&["5000/tcp", "6000/udp", "6001/udp", "80/tcp", "7000"]);
+    let bindings = json!({"80/tcp": [{"HostIp": "", "HostPort": "8080"}]});
+    let default_ip = Ipv4Addr::new(127, 0, 0, 1);
+    let got = container_specs(&bindings, &exposed, true, default_ip).unwrap();
+    assert_eq!(
+        got,
+        vec![
+            // The binding keeps its own address (none: the default) and port.
+            spec([127, 0, 0, 1], Proto::Tcp, Some(r(8080, 8080)), r(80, 80)),
+            spec([127, 0, 0, 1], Proto::Tcp, None, r(5000, 5000)),
+            spec([127, 0, 0, 1], Proto::Tcp, None, r(7000, 7000)),
+            // One ephemeral port each, not a range: as Docker, port by port.
+            spec([127, 0, 0, 1], Proto::Udp, None, r(6000, 6000)),
+            spec([127, 0, 0, 1], Proto::Udp, None, r(6001, 6001)),
+        ]
+    );
+    // Without -P only the bindings.
+    let got = container_specs(&bindings, &exposed, false, default_ip).unwrap();
+    assert_eq!(got.len(), 1);
+    // A key with no binding is published too; a range key port by port; duplicates once.
+    let bindings = json!({"9000/tcp": [], "9100-9101/tcp": null});
+    let got = container_specs(&bindings, &strings(&["9000/tcp"]), true, default_ip).unwrap();
+    let ports: Vec<PortRange> = got.iter().map(|s| s.container).collect();
+    assert_eq!(ports, vec![r(9000, 9000), r(9100, 9100), r(9101, 9101)]);
+    assert!(got.iter().all(|s| s.host.is_none()));
+    // A bad exposed port is refused, with the value in the message.
+    let e = container_specs(&json!({}), &strings(&["http/tcp"]), true, default_ip);
+    assert!(matches!(e, Err(EngineError::Invalid(m)) if m.contains("http/tcp")));
+}
+
+#[test]
+fn publish_all_takes_distinct_ephemeral_ports() {
+    let inner = Inner::default();
+    let fw = FakeFirewall::default();
+    let mut c = container("new", json!({"80/tcp": [{"HostPort": "8080"}]}));
+    c.config.exposed_ports = vec!["80/tcp".into(), "5000/tcp".into(), "5000/udp".into()];
+    c.host_config.publish_all_ports = true;
+    let got = plan(&inner, &c, IP, Ipv4Addr::UNSPECIFIED, &fw).unwrap();
+    let lo = 32768u16;
+    assert_eq!(
+        got,
+        vec![
+            mapping_to(IP, ANY, Proto::Tcp, r(8080, 8080), r(80, 80)),
+            mapping_to(IP, ANY, Proto::Tcp, r(lo, lo), r(5000, 5000)),
+            mapping_to(IP, ANY, Proto::Udp, r(lo, lo), r(5000, 5000)),
+        ]
+    );
+    // Without -P the exposed ports stay unpublished.
+    c.host_config.publish_all_ports = false;
+    let got = plan(&inner, &c, IP, Ipv4Addr::UNSPECIFIED, &fw).unwrap();
+    assert_eq!(got.len(), 1);
+}
+
+fn mapping_to(
+    to: Ipv4Addr,
+    ip: [u8; 4],
+    proto: Proto,
+    host: PortRange,
+    container: PortRange,
+) -> PortMapping {
+    PortMapping::new(Ipv4Addr::from(ip), proto, host, to, container).unwrap()
 }
 
 #[test]
