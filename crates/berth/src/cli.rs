@@ -339,6 +339,9 @@ pub struct RunArgs {
     /// Add link to another container (name[:alias])
     #[arg(long)]
     pub link: Vec<String>,
+    /// Sysctl options, net.* only (key=value)
+    #[arg(long)]
+    pub sysctl: Vec<String>,
     /// Restart policy when the container exits: no, always, unless-stopped, on-failure[:N]
     #[arg(long, default_value = "no")]
     pub restart: String,

@@ -37,6 +37,8 @@ pub trait NetOps: Send + Sync {
     fn create_sandbox(&self, path: &Path) -> Result<()>;
     /// Brings `lo` up in the sandbox (for containers with no other interface).
     fn sandbox_lo_up(&self, path: &Path) -> Result<()>;
+    /// Sets `sysctls` (`net.*` keys) in the sandbox's network namespace.
+    fn set_sysctls(&self, path: &Path, sysctls: &[(String, String)]) -> Result<()>;
     fn release_sandbox(&self, path: &Path) -> Result<()>;
     /// A mount namespace for shims to make containers' mount namespaces from, kept for the
     /// daemon's life (`berth_sys::netns::mount_template`; `sandboxes` is the directory of the
@@ -214,6 +216,22 @@ impl NetOps for KernelNet {
         let mut nl = Netlink::in_netns(&ns)?;
         nl.set_link_up(1)?;
         Ok(())
+    }
+
+    fn set_sysctls(&self, path: &Path, sysctls: &[(String, String)]) -> Result<()> {
+        let ns = NetNs::open(path)?;
+        let list = sysctls.to_vec();
+        // /proc/sys/net shows the namespace of the thread that looks.
+        ns.run_in(move || {
+            for (key, value) in &list {
+                berth_sys::sysctl::set(key, value).map_err(|e| {
+                    EngineError::Invalid(format!(
+                        "setting sysctl {key}={value} in the container's network namespace: {e}"
+                    ))
+                })?;
+            }
+            Ok(())
+        })?
     }
 
     fn release_sandbox(&self, path: &Path) -> Result<()> {

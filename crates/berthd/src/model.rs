@@ -270,6 +270,10 @@ pub struct HostConfig {
     /// `-P`: every exposed port without a binding is published on an ephemeral host port.
     #[serde(default)]
     pub publish_all_ports: bool,
+    /// `--sysctl`: `net.*` keys, set in the container's network namespace before its process
+    /// starts.
+    #[serde(default)]
+    pub sysctls: BTreeMap<String, String>,
 }
 
 /// `--restart`: whether the container is started again when its process exits by itself

@@ -77,6 +77,7 @@ pub fn create_body(a: &RunArgs, auto_remove: bool) -> anyhow::Result<Value> {
             "ExtraHosts": a.add_host,
             "Links": a.link,
             "RestartPolicy": restart,
+            "Sysctls": kv_map(&a.sysctl, "--sysctl")?,
         },
         "NetworkingConfig": networking,
     });

@@ -64,6 +64,7 @@ struct HostConfigBody {
     auto_remove: bool,
     port_bindings: Option<Value>,
     publish_all_ports: bool,
+    sysctls: Option<BTreeMap<String, String>>,
     dns: Option<Vec<String>>,
     dns_search: Option<Vec<String>>,
     dns_options: Option<Vec<String>>,
@@ -259,6 +260,8 @@ fn to_request(
     apply_legacy_mac(mode, &b.mac_address, &mut endpoints)?;
     let rp = hc.restart_policy.unwrap_or_default();
     let restart_policy = RestartPolicy::parse(&rp.name, rp.maximum_retry_count, hc.auto_remove)?;
+    let sysctls = hc.sysctls.unwrap_or_default();
+    check_sysctls(&sysctls, mode)?;
     Ok(ContainerCreate {
         name,
         image: b.image,
@@ -287,9 +290,34 @@ fn to_request(
             links: hc.links.unwrap_or_default(),
             restart_policy,
             publish_all_ports: hc.publish_all_ports,
+            sysctls,
         },
         endpoints,
     })
+}
+
+/// `--sysctl`: only `net.*` keys, which Berth sets in the container's own network namespace;
+/// none with the host's (as dockerd: they would change the host). Other namespaced sysctls
+/// (IPC's `kernel.shm*`, ...) need namespaces Berth's runtime does not give a container.
+fn check_sysctls(sysctls: &BTreeMap<String, String>, mode: &str) -> ApiResult<()> {
+    for key in sysctls.keys() {
+        let valid = key.starts_with("net.")
+            && key.len() > 4
+            && key.split('.').all(|p| !p.is_empty() && !p.contains('/'))
+            && !key.contains("..");
+        if !valid {
+            return Err(ApiError::bad_request(format!(
+                "sysctl '{key}' is not supported: berth sets net.* sysctls only, in the \
+                 container's network namespace"
+            )));
+        }
+        if mode == "host" {
+            return Err(ApiError::bad_request(format!(
+                "sysctl '{key}' not allowed in host network namespace"
+            )));
+        }
+    }
+    Ok(())
 }
 
 async fn create(

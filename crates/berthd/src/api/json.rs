@@ -238,6 +238,7 @@ pub fn container(engine: &Engine, c: &Container) -> Value {
             "AutoRemove": c.host_config.auto_remove,
             "PortBindings": c.host_config.port_bindings,
             "PublishAllPorts": c.host_config.publish_all_ports,
+            "Sysctls": c.host_config.sysctls,
             "Dns": c.host_config.dns,
             "DnsSearch": c.host_config.dns_search,
             "DnsOptions": c.host_config.dns_options,

@@ -144,6 +144,15 @@ impl Engine {
             if endpoints.is_empty() {
                 self.net.sandbox_lo_up(&path)?;
             }
+            // After the interfaces, so that per-interface keys (net.ipv4.conf.eth0.*) exist.
+            let sysctls = &c.host_config.sysctls;
+            if !sysctls.is_empty() {
+                let list: Vec<(String, String)> = sysctls
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                self.net.set_sysctls(&path, &list)?;
+            }
         }
         let links = super::links::resolve_links(inner, c)?;
         let gateway = super::links::default_gateway(inner);

@@ -102,6 +102,9 @@ impl NetOps for FlakyNet {
     fn sandbox_lo_up(&self, path: &Path) -> Result<()> {
         self.net.sandbox_lo_up(path)
     }
+    fn set_sysctls(&self, path: &Path, sysctls: &[(String, String)]) -> Result<()> {
+        self.net.set_sysctls(path, sysctls)
+    }
     fn release_sandbox(&self, path: &Path) -> Result<()> {
         self.net.release_sandbox(path)
     }

@@ -87,6 +87,9 @@ impl NetOps for FakeNet {
     fn sandbox_lo_up(&self, _path: &Path) -> Result<()> {
         Ok(())
     }
+    fn set_sysctls(&self, _path: &Path, _sysctls: &[(String, String)]) -> Result<()> {
+        Ok(())
+    }
     fn release_sandbox(&self, path: &Path) -> Result<()> {
         self.sandboxes.lock().unwrap().remove(path);
         let p = path.display().to_string();
