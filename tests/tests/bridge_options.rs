@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use berth_tests::net::{eventually, fetch_script};
+use berth_tests::net::{eventually, fetch_script, host_fetch_script};
 use berth_tests::{Out, Sandbox, INTERNET_IP, UPLINK_IP};
 
 const BR_NF: &str = "/proc/sys/net/bridge/bridge-nf-call-iptables";
@@ -414,26 +414,121 @@ fn bad_gateway_modes_are_refused_with_nothing_created() {
 // Egress
 
 #[test]
-fn masquerade_off_keeps_the_container_address() {
+fn masquerade_off_keeps_the_container_address_and_its_replies_need_direct_routing() {
+    const OFF: &str = "com.docker.network.bridge.enable_ip_masquerade=false";
     let sb = Sandbox::ready();
+    create_net(&sb, "plain", &["-o", OFF]);
     create_net(
         &sb,
-        "plain",
-        &["-o", "com.docker.network.bridge.enable_ip_masquerade=false"],
+        "trusting",
+        &[
+            "-o",
+            OFF,
+            "-o",
+            "com.docker.network.bridge.trusted_host_interfaces=uplink",
+        ],
     );
-    route_from_internet(&sb, "plain");
+    for net in ["plain", "trusting"] {
+        route_from_internet(&sb, net);
+    }
     run_sleeper(&sb, "c", "plain");
-    let ip = sb.container_ip("c", "plain");
-    let out = sb.berth(&["exec", "c", "sh", "-c", &fetch_script(INTERNET_IP, 80)]);
+    run_sleeper(&sb, "t", "trusting");
+    // The underlay sees the container's own address; its reply comes in on a trusted
+    // interface only (moby's bridge-networking.md §3.3).
+    let ip = sb.container_ip("t", "trusting");
+    let out = sb.berth(&["exec", "t", "sh", "-c", &fetch_script(INTERNET_IP, 80)]);
     assert!(
         out.stdout.contains(&format!("peer={ip}")),
-        "egress without masquerade:\n{out}"
+        "egress without masquerade, reply on a trusted interface:\n{out}"
     );
     assert_eq!(
         sb.internet_seen_peer().map(|a| a.to_string()),
         Some(ip.clone()),
         "the underlay saw another source"
     );
+    let out = sb.berth(&["exec", "c", "sh", "-c", &fetch_script(INTERNET_IP, 80)]);
+    assert!(
+        !out.stdout.contains("peer="),
+        "a reply to un-NATed egress came in without direct routing:\n{out}"
+    );
+    // With --allow-direct-routing it does.
+    let mut direct = Sandbox::new();
+    direct.start_daemon_with(&["--allow-direct-routing"]);
+    direct.import_busybox();
+    create_net(&direct, "plain", &["-o", OFF]);
+    route_from_internet(&direct, "plain");
+    run_sleeper(&direct, "c", "plain");
+    let ip = direct.container_ip("c", "plain");
+    let out = direct.berth(&["exec", "c", "sh", "-c", &fetch_script(INTERNET_IP, 80)]);
+    assert!(
+        out.stdout.contains(&format!("peer={ip}")),
+        "with --allow-direct-routing:\n{out}"
+    );
+}
+
+/// A port published on 127.0.0.1 answers the host only: a neighbour that routes 127.0.0.1 to
+/// the host gets nothing through, not even one datagram (as dockerd's raw drop).
+#[test]
+fn a_loopback_published_port_takes_nothing_from_outside() {
+    let sb = Sandbox::ready();
+    create_net(&sb, "app", &[]);
+    sb.run_d(&[
+        "--name",
+        "web",
+        "--network",
+        "app",
+        "-p",
+        "127.0.0.1:8081:80",
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir -p /www && echo local > /www/index.html && exec httpd -f -p 80 -h /www",
+    ]);
+    let from_host = host_fetch_retry(&sb);
+    assert!(
+        from_host.stdout.contains("local"),
+        "from the host:\n{from_host}"
+    );
+    // Count what reaches the container's namespace on port 80.
+    sb.berth_ok(&["exec", "web", "true"]);
+    let pid = sb.inspect(&["web"])["State"]["Pid"].as_i64().unwrap();
+    sb.sh_ok(&format!(
+        "nsenter -t {pid} -n nft add table ip probe && \
+         nsenter -t {pid} -n nft add chain ip probe in '{{ type filter hook input priority -400; }}' && \
+         nsenter -t {pid} -n nft add rule ip probe in tcp dport 80 counter"
+    ));
+    // The neighbour sends 127.0.0.1 to the host: a rule ahead of its own local table, and
+    // route_localnet so that its kernel lets such a destination out of an interface.
+    sb.sh_internet(&format!(
+        "for f in /proc/sys/net/ipv4/conf/*/route_localnet; do echo 1 > $f; done && \
+         ip rule add to 127.0.0.1/32 lookup 100 pref 10 && \
+         ip rule add from all lookup local pref 20 && ip rule del pref 0 && \
+         ip route add 127.0.0.1/32 via {UPLINK_IP} table 100"
+    ))
+    .ok();
+    let out =
+        sb.sh_internet("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 2 127.0.0.1 8081");
+    assert!(
+        !out.stdout.contains("local"),
+        "answered from outside:\n{out}"
+    );
+    let counted = sb.sh_ok(&format!("nsenter -t {pid} -n nft list chain ip probe in"));
+    assert!(
+        counted.contains("packets 0 "),
+        "packets from outside reached the container:\n{counted}"
+    );
+}
+
+fn host_fetch_retry(sb: &Sandbox) -> Out {
+    let mut out = sb.sh(&host_fetch_script("127.0.0.1", 8081));
+    for _ in 0..30 {
+        if out.stdout.contains("local") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        out = sb.sh(&host_fetch_script("127.0.0.1", 8081));
+    }
+    out
 }
 
 #[test]

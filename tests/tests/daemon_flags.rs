@@ -143,7 +143,8 @@ fn icc_false_isolates_containers_on_the_default_bridge_only() {
 
 #[test]
 fn ip_masq_false_keeps_the_default_bridges_source_address() {
-    let sb = ready_with(&["--ip-masq=false"]);
+    // Replies to un-NATed egress come in by direct routing only (as in Docker).
+    let sb = ready_with(&["--ip-masq=false", "--allow-direct-routing"]);
     let bridge = sb.network_inspect("bridge");
     assert_eq!(
         option(&bridge, "com.docker.network.bridge.enable_ip_masquerade"),

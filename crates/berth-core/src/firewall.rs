@@ -196,7 +196,19 @@ fn raw_chain(name: &'static str, hook: Hook, rules: Vec<Rule>) -> Chain {
 /// Overlay traffic is never NATed by the host: frames on an overlay bridge (which has no
 /// address), and VXLAN packets to this host's VTEP, skip conntrack (docs/datapath.md).
 fn raw_prerouting_rules() -> Vec<Rule> {
+    let loopback = Ipv4Net::new(Ipv4Addr::new(127, 0, 0, 0), 8).unwrap_or_default();
     vec![
+        // As dockerd: a packet for 127.0.0.0/8 that did not come from the host itself never
+        // reaches a port published on 127.0.0.1 (the bridges' route_localnet would otherwise
+        // let a neighbour or a container that routes 127.0.0.1 to this host in, since DNAT
+        // runs before the kernel's martian check).
+        Rule::new(
+            vec![
+                Match::InPrefix(Selector::Ip4Daddr, loopback),
+                Match::NameIsNot(Selector::IifName, "lo"),
+            ],
+            Verdict::Drop,
+        ),
         Rule::new(
             vec![Match::in_set(&[Selector::IifName], Set::OverlayBridges)],
             Verdict::Notrack,
@@ -251,6 +263,26 @@ fn forward_rules(options: TableOptions) -> Vec<Rule> {
             vec![Match::in_set(&[IifName, OifName], Set::SameBridge)],
             Accept,
         ),
+    ];
+    // A reply from outside to a container's egress that was not NATed (masquerade off)
+    // reaches a `nat` network only by direct routing: with --allow-direct-routing, or on a
+    // trusted interface (moby's bridge-networking.md §3.3). `routed` and `nat-unprotected`
+    // networks take it; replies to masqueraded egress arrive NATed and pass.
+    if !options.allow_direct_routing {
+        rules.push(Rule::new(
+            vec![
+                Match::not_in_set(&[IifName], Set::Bridges),
+                Match::in_set(&[OifName], Set::Bridges),
+                Match::not_in_set(&[OifName], Set::RoutedBridges),
+                Match::not_in_set(&[OifName], Set::UnprotectedBridges),
+                Match::not_in_set(&[IifName, OifName], Set::TrustedInterfaces),
+                Match::CtReply,
+                Match::CtStatusNot(CtStatus::Snat),
+            ],
+            Drop,
+        ));
+    }
+    rules.extend([
         Rule::new(
             vec![Match::CtState(vec![CtState::Established, CtState::Related])],
             Accept,
@@ -285,7 +317,7 @@ fn forward_rules(options: TableOptions) -> Vec<Rule> {
             vec![Match::in_set(&[OifName], Set::UnprotectedBridges)],
             Accept,
         ),
-    ];
+    ]);
     rules.extend(to_published(vec![Match::in_set(
         &[OifName],
         Set::RoutedBridges,

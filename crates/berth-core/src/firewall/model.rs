@@ -302,6 +302,8 @@ pub enum CtState {
 pub enum CtStatus {
     /// The connection was destination-NATed (a published port).
     Dnat,
+    /// The connection was source-NATed (masquerade, `host_ipv4`).
+    Snat,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -314,6 +316,12 @@ pub enum Match {
     },
     CtState(Vec<CtState>),
     CtStatus(CtStatus),
+    /// `ct status ! <status>`: the connection was not NATed that way.
+    CtStatusNot(CtStatus),
+    /// `ct direction reply`: the packet goes against the connection's first packet.
+    CtReply,
+    /// `<selector> != "<name>"`, e.g. `iifname != "lo"`.
+    NameIsNot(Selector, &'static str),
     /// `fib daddr type local`: the destination is an address of this host.
     DaddrLocal,
     /// `meta l4proto { ... }`

@@ -49,6 +49,7 @@ impl Display for CtStatus {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             CtStatus::Dnat => "dnat",
+            CtStatus::Snat => "snat",
         })
     }
 }
@@ -62,6 +63,9 @@ impl Display for Match {
             }
             Match::CtState(states) => write!(f, "ct state {}", Joined(states, ",")),
             Match::CtStatus(status) => write!(f, "ct status {status}"),
+            Match::CtStatusNot(status) => write!(f, "ct status ! {status}"),
+            Match::CtReply => f.write_str("ct direction reply"),
+            Match::NameIsNot(selector, name) => write!(f, "{selector} != \"{name}\""),
             Match::DaddrLocal => f.write_str("fib daddr type local"),
             Match::L4ProtoIn(protos) => write!(f, "meta l4proto {{ {} }}", Joined(protos, ", ")),
             Match::InPrefix(selector, net) => write!(f, "{selector} {net}"),
