@@ -484,7 +484,11 @@ fn a_loopback_published_port_takes_nothing_from_outside() {
         "-c",
         "mkdir -p /www && echo local > /www/index.html && exec httpd -f -p 80 -h /www",
     ]);
-    let from_host = host_fetch_retry(&sb);
+    let from_host = eventually(
+        Duration::from_secs(6),
+        || sb.sh(&host_fetch_script("127.0.0.1", 8081)),
+        |o| o.stdout.contains("local"),
+    );
     assert!(
         from_host.stdout.contains("local"),
         "from the host:\n{from_host}"
@@ -517,18 +521,6 @@ fn a_loopback_published_port_takes_nothing_from_outside() {
         counted.contains("packets 0 "),
         "packets from outside reached the container:\n{counted}"
     );
-}
-
-fn host_fetch_retry(sb: &Sandbox) -> Out {
-    let mut out = sb.sh(&host_fetch_script("127.0.0.1", 8081));
-    for _ in 0..30 {
-        if out.stdout.contains("local") {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(200));
-        out = sb.sh(&host_fetch_script("127.0.0.1", 8081));
-    }
-    out
 }
 
 #[test]

@@ -2,9 +2,10 @@
 //! itself, never after a user's stop or kill, and at the daemon's start; a container started
 //! again by its policy gets its network, name and published ports back.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use berth_tests::net::host_fetch_script;
+use berth_tests::net::{eventually, host_fetch_script};
+use berth_tests::procs::poll;
 use berth_tests::{Sandbox, UPLINK_IP};
 
 /// Polls inspect until `ok` holds (at most `within`); the last inspect.
@@ -14,14 +15,8 @@ fn until(
     within: Duration,
     ok: impl Fn(&serde_json::Value) -> bool,
 ) -> serde_json::Value {
-    let deadline = Instant::now() + within;
-    loop {
-        let v = sb.inspect(&[name]);
-        if ok(&v) || Instant::now() > deadline {
-            return v;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    poll(within, || Some(sb.inspect(&[name])).filter(|v| ok(v)))
+        .unwrap_or_else(|| sb.inspect(&[name]))
 }
 
 fn restarts(v: &serde_json::Value) -> u64 {
@@ -67,12 +62,11 @@ fn on_failure_restarts_with_network_name_and_ports_back() {
         "{v:#}"
     );
     // Its published port, from outside, and its name, from a neighbour.
-    let deadline = Instant::now() + Duration::from_secs(6);
-    let mut out = sb.sh_internet(&host_fetch_script(UPLINK_IP, 8080));
-    while !out.stdout.contains("again") && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(200));
-        out = sb.sh_internet(&host_fetch_script(UPLINK_IP, 8080));
-    }
+    let out = eventually(
+        Duration::from_secs(6),
+        || sb.sh_internet(&host_fetch_script(UPLINK_IP, 8080)),
+        |o| o.stdout.contains("again"),
+    );
     assert!(
         out.stdout.contains("again"),
         "published port after the restart:\n{out}"

@@ -301,10 +301,9 @@ fn to_request(
 /// (IPC's `kernel.shm*`, ...) need namespaces Berth's runtime does not give a container.
 fn check_sysctls(sysctls: &BTreeMap<String, String>, mode: &str) -> ApiResult<()> {
     for key in sysctls.keys() {
+        // `net.` and then non-empty parts: no `..`, no trailing dot, no path.
         let valid = key.starts_with("net.")
-            && key.len() > 4
-            && key.split('.').all(|p| !p.is_empty() && !p.contains('/'))
-            && !key.contains("..");
+            && key.split('.').all(|p| !p.is_empty() && !p.contains('/'));
         if !valid {
             return Err(ApiError::bad_request(format!(
                 "sysctl '{key}' is not supported: berth sets net.* sysctls only, in the \

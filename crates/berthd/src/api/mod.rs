@@ -8,6 +8,7 @@ mod images;
 mod json;
 mod logs;
 mod networks;
+mod pattern;
 mod system;
 
 use crate::engine::Engine;

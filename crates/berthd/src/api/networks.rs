@@ -1,5 +1,6 @@
 //! `/networks`: list, inspect, create, delete, prune.
 
+use super::pattern::Pattern;
 use super::{blocking, body_json, json, parse_filters, ApiError, ApiResult, AppState};
 use crate::engine::networks::{NetworkCreate, PruneFilters};
 use crate::model::Network;
@@ -208,8 +209,8 @@ struct ListFilters {
     raw: BTreeMap<String, Vec<String>>,
     /// `name` and `id`: a value equal to the field, or a regular expression found in it
     /// (unanchored, as Go's `regexp.MatchString`).
-    name: Vec<(String, regex::Regex)>,
-    id: Vec<(String, regex::Regex)>,
+    name: Vec<Pattern>,
+    id: Vec<Pattern>,
     dangling: Option<bool>,
 }
 
@@ -286,15 +287,12 @@ impl ListFilters {
 /// The values of `key` as regular expressions. Docker skips a value that does not compile
 /// (it then matches only a field equal to it, which no valid name or ID can be); berth says
 /// so instead.
-fn compile(
-    raw: &BTreeMap<String, Vec<String>>,
-    key: &str,
-) -> ApiResult<Vec<(String, regex::Regex)>> {
+fn compile(raw: &BTreeMap<String, Vec<String>>, key: &str) -> ApiResult<Vec<Pattern>> {
     raw.get(key)
         .into_iter()
         .flatten()
         .map(|v| {
-            regex::Regex::new(v).map(|re| (v.clone(), re)).map_err(|e| {
+            Pattern::strict(v).map_err(|e| {
                 ApiError::bad_request(format!(
                     "invalid filter '{key}={v}': not a valid regular expression: {e}"
                 ))
@@ -305,11 +303,8 @@ fn compile(
 
 /// Docker's `filters.Match`: no values match everything; else a value equal to the field or
 /// a regular expression found in it.
-fn regex_match(values: &[(String, regex::Regex)], field: &str) -> bool {
-    values.is_empty()
-        || values
-            .iter()
-            .any(|(v, re)| v == field || re.is_match(field))
+fn regex_match(values: &[Pattern], field: &str) -> bool {
+    values.is_empty() || values.iter().any(|p| p.matches(field))
 }
 
 async fn list(

@@ -488,6 +488,10 @@ fn dependents_of(inner: &Inner, name: &Name) -> Vec<String> {
 }
 
 #[cfg(test)]
+#[path = "networks_fixture.rs"]
+mod fixture;
+
+#[cfg(test)]
 #[path = "networks_config_tests.rs"]
 mod config_network_tests;
 

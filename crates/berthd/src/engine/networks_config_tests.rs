@@ -1,52 +1,8 @@
 //! Config-only networks (`ConfigOnly`, `ConfigFrom`) against recording fakes of the kernel.
 
+use super::fixture::Fixture;
 use super::*;
-use crate::config::DaemonConfig;
-use crate::engine::dns::fake::FakeDns;
-use crate::kernel::fake::{FakeFirewall, FakeNet};
-use clap::Parser;
 use std::collections::BTreeSet;
-use std::sync::Arc;
-
-struct Fixture {
-    engine: Arc<Engine>,
-    net: Arc<FakeNet>,
-    fw: Arc<FakeFirewall>,
-    dir: tempfile::TempDir,
-}
-
-impl Fixture {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let net = Arc::new(FakeNet::default());
-        let fw = Arc::new(FakeFirewall::default());
-        let engine = Self::start(&dir, &net, &fw);
-        Fixture {
-            engine,
-            net,
-            fw,
-            dir,
-        }
-    }
-
-    fn start(dir: &tempfile::TempDir, net: &Arc<FakeNet>, fw: &Arc<FakeFirewall>) -> Arc<Engine> {
-        let root = dir.path().display().to_string();
-        let cfg = DaemonConfig::parse_from([
-            "berthd".to_string(),
-            format!("--data-root={root}/data"),
-            format!("--exec-root={root}/exec"),
-        ]);
-        Engine::new(cfg, net.clone(), fw.clone(), Arc::new(FakeDns::default())).unwrap()
-    }
-
-    /// Bridges and firewall transactions so far.
-    fn kernel(&self) -> (BTreeSet<String>, usize) {
-        (
-            self.net.bridges.lock().unwrap().clone(),
-            self.fw.scripts.lock().unwrap().len(),
-        )
-    }
-}
 
 fn req(name: &str) -> NetworkCreate {
     NetworkCreate {

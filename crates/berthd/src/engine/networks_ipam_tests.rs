@@ -1,57 +1,20 @@
 //! Auxiliary addresses, IPAM options, scope and ingress at `network create`, against
 //! recording fakes of the kernel.
 
+use super::fixture::Fixture;
 use super::*;
-use crate::config::DaemonConfig;
-use crate::engine::dns::fake::FakeDns;
-use crate::kernel::fake::{FakeFirewall, FakeNet};
-use clap::Parser;
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
-struct Fixture {
-    engine: Arc<Engine>,
-    net: Arc<FakeNet>,
-    fw: Arc<FakeFirewall>,
-    dir: tempfile::TempDir,
-}
-
-impl Fixture {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let net = Arc::new(FakeNet::default());
-        let fw = Arc::new(FakeFirewall::default());
-        let engine = Self::start(&dir, &net, &fw);
-        Fixture {
-            engine,
-            net,
-            fw,
-            dir,
-        }
-    }
-
-    fn start(dir: &tempfile::TempDir, net: &Arc<FakeNet>, fw: &Arc<FakeFirewall>) -> Arc<Engine> {
-        let root = dir.path().display().to_string();
-        let cfg = DaemonConfig::parse_from([
-            "berthd".to_string(),
-            format!("--data-root={root}/data"),
-            format!("--exec-root={root}/exec"),
-        ]);
-        Engine::new(cfg, net.clone(), fw.clone(), Arc::new(FakeDns::default())).unwrap()
-    }
-
-    /// Bridges, firewall transactions and network names so far.
-    fn state(&self) -> (BTreeSet<String>, usize, BTreeSet<String>) {
-        (
-            self.net.bridges.lock().unwrap().clone(),
-            self.fw.scripts.lock().unwrap().len(),
-            self.engine
-                .networks()
-                .iter()
-                .map(|n| n.name.to_string())
-                .collect(),
-        )
-    }
+/// Bridges, firewall transactions and network names so far.
+fn state(f: &Fixture) -> (BTreeSet<String>, usize, BTreeSet<String>) {
+    let (bridges, scripts) = f.kernel();
+    let names = f
+        .engine
+        .networks()
+        .iter()
+        .map(|n| n.name.to_string())
+        .collect();
+    (bridges, scripts, names)
 }
 
 /// A change to a valid request.
@@ -101,7 +64,7 @@ fn aux_addresses_and_ipam_options_are_kept_and_reserved_across_a_restart() {
 #[test]
 fn bad_aux_addresses_are_400_and_create_nothing() {
     let f = Fixture::new();
-    let before = f.state();
+    let before = state(&f);
     for (aux, want) in [
         (
             ("host1", "10.40.0.2"),
@@ -123,13 +86,13 @@ fn bad_aux_addresses_are_400_and_create_nothing() {
         err.to_string().contains("--aux-address needs --subnet"),
         "{err}"
     );
-    assert_eq!(f.state(), before);
+    assert_eq!(state(&f), before);
 }
 
 #[test]
 fn aux_addresses_on_config_only_or_overlay_networks_are_refused() {
     let f = Fixture::new();
-    let before = f.state();
+    let before = state(&f);
     let mut cfg = with_aux("c", "10.30.0.0/24", &[("a", "10.30.0.9")]);
     cfg.config_only = true;
     let mut overlay = with_aux("o", "10.30.0.0/24", &[]);
@@ -140,13 +103,13 @@ fn aux_addresses_on_config_only_or_overlay_networks_are_refused() {
         assert!(matches!(err, EngineError::Invalid(_)), "{err}");
         assert!(err.to_string().contains("not supported on"), "{err}");
     }
-    assert_eq!(f.state(), before);
+    assert_eq!(state(&f), before);
 }
 
 #[test]
 fn scope_and_ingress_are_answered_as_docker_without_swarm() {
     let f = Fixture::new();
-    let before = f.state();
+    let before = state(&f);
     let base = with_aux("n", "10.31.0.0/24", &[]);
     let cases: [(Edit, u16, &str); 5] = [
         (
@@ -185,7 +148,7 @@ fn scope_and_ingress_are_answered_as_docker_without_swarm() {
         assert_eq!(err.status(), status, "{err}");
         assert!(err.to_string().contains(want), "{err}");
     }
-    assert_eq!(f.state(), before);
+    assert_eq!(state(&f), before);
     let mut local = base.clone();
     local.scope = "local".into();
     f.engine.create_network(local).unwrap();

@@ -2,11 +2,11 @@
 //! does (`daemon/list.go`): keys are validated (an unknown one is a 400, not an empty list),
 //! values of one key are alternatives, different keys must all match.
 
+use crate::api::pattern::Pattern;
 use crate::error::{EngineError, Result};
 use crate::model::{Container, Status};
 use berth_core::id::ObjectId;
 use berth_core::ports::PortRange;
-use regex::Regex;
 use std::collections::{BTreeMap, HashSet};
 
 /// The keys dockerd accepts for containers.
@@ -39,26 +39,6 @@ const STATES: [&str; 7] = [
 ];
 
 const HEALTH: [&str; 4] = ["starting", "healthy", "unhealthy", "none"];
-
-/// A filter value as Docker's `filters.Args.Match` uses it: equal, or a regular expression
-/// found in the text (an invalid expression only matches exactly).
-struct Pattern {
-    text: String,
-    re: Option<Regex>,
-}
-
-impl Pattern {
-    fn new(text: &str) -> Self {
-        Pattern {
-            text: text.to_string(),
-            re: Regex::new(text).ok(),
-        }
-    }
-
-    fn matches(&self, s: &str) -> bool {
-        self.text == s || self.re.as_ref().is_some_and(|r| r.is_match(s))
-    }
-}
 
 /// A port and protocol, as `80/tcp`.
 type PortKey = (u16, String);
